@@ -1,0 +1,89 @@
+"""The web app: a thin shell that reads bounded bodies and hands them to the ingest use case."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bridge.service import Bridge
+from bridge.settings import Settings
+from bridge.sources import InboundRequest
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> Response:
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def receive_webhook(request: Request) -> Response:
+    bridge: Bridge = request.app.state.bridge
+    request_id = uuid.uuid4().hex
+    limit = bridge.settings.max_body_bytes
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge:
+        return json_response({"error": f"body larger than {limit} bytes"}, 413)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    inbound = InboundRequest(request.method, str(request.url), request.headers, body)
+    reply = await bridge.ingestor.receive(request.path_params["source"], inbound, request_id)
+    return json_response(reply.body, reply.status, **{"x-request-id": request_id})
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    bridge: Bridge = request.app.state.bridge
+    ready, detail = await bridge.readiness()
+    return json_response(
+        {"status": "ready" if ready else "not ready", **detail}, 200 if ready else 503
+    )
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> Starlette:
+    """The ASGI app; `run_worker` overrides `BRIDGE_WORKER_ENABLED`."""
+    settings = settings or Settings()
+    with_worker = settings.worker_enabled if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        bridge = await Bridge.start(settings, run_worker=with_worker)
+        app.state.bridge = bridge
+        try:
+            yield
+        finally:
+            await bridge.close()
+
+    routes = [
+        Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,1 @@
+"""Delivery: claim due deliveries, send them in vendor-sized batches, record what happened."""

@@ -1,0 +1,281 @@
+"""The delivery worker: lease due deliveries, send them, record each outcome.
+
+Leases make it safe to run several workers (or to crash): a claimed delivery belongs to one
+worker until its lease ends; a worker that dies simply lets the lease run out and another picks
+the delivery up. Delivery is therefore at-least-once: a crash between the vendor's 200 and our
+commit re-sends, which is why destinations send a stable dedupe key where the vendor has one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from bridge.delivery.backoff import RetryPolicy
+from bridge.destinations import Destination, VendorRequest, VendorResponse
+from bridge.destinations.verdicts import Dead, Delivered, Retry, Verdict
+from bridge.model import Conversion
+from bridge.store.base import AttemptRecord, ClaimedDelivery, Store, StoreUnavailable
+
+log = logging.getLogger("bridge.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    poll_interval_seconds: float = 1.0
+    claim_limit: int = 500
+    lease_seconds: float = 60.0
+    concurrency: int = 8
+    """Vendor requests in flight at once."""
+    shutdown_grace_seconds: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        destinations: Mapping[str, Destination],
+        client: httpx.AsyncClient,
+        settings: WorkerSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.owner = worker_id()
+        self._store = store
+        self._destinations = destinations
+        self._client = client
+        self._settings = settings or WorkerSettings()
+        self._clock = clock
+        self._rng = rng
+        self._slots = asyncio.Semaphore(self._settings.concurrency)
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._leased: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """New deliveries were committed: look now instead of at the next poll."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="bridge-delivery-worker")
+
+    async def stop(self) -> None:
+        """Finish in-flight sends within the grace period, then hand back unfinished leases."""
+        self._stopping.set()
+        self._wakeup.set()
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self._settings.shutdown_grace_seconds)
+            except TimeoutError:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self._leased:
+            leased = sorted(self._leased)
+            try:
+                await self._store.release(self.owner, leased)
+                log.info("released unfinished leases", extra={"deliveries": len(leased)})
+            except StoreUnavailable as exc:
+                log.warning(
+                    "could not release leases; they expire on their own", extra={"error": str(exc)}
+                )
+            self._leased.clear()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wakeup.clear()
+            try:
+                handled = await self.run_once()
+            except StoreUnavailable as exc:
+                log.warning("store unavailable, delivery paused", extra={"error": str(exc)})
+                handled = 0
+            if handled >= self._settings.claim_limit:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._settings.poll_interval_seconds)
+
+    async def run_once(self) -> int:
+        """Claim one round of due deliveries and attempt them; returns how many were claimed."""
+        ready = [name for name, destination in self._destinations.items() if destination.ready]
+        now = self._now_ms()
+        lease_ms = int(self._settings.lease_seconds * 1000)
+        claimed = await self._store.claim(
+            self.owner, now, self._settings.claim_limit, lease_ms, ready
+        )
+        if not claimed:
+            return 0
+        self._leased.update(d.id for d in claimed)
+        records = await self._attempt(claimed, now)
+        await self._store.record(self.owner, records)
+        self._leased.difference_update(d.id for d in claimed)
+        return len(claimed)
+
+    async def _attempt(self, claimed: Sequence[ClaimedDelivery], now: int) -> list[AttemptRecord]:
+        records: list[AttemptRecord] = []
+        by_destination: dict[str, list[ClaimedDelivery]] = defaultdict(list)
+        for delivery in claimed:
+            if now >= delivery.expires_at:
+                records.append(
+                    self._give_up(delivery, now, "max age reached before it could be sent")
+                )
+            else:
+                by_destination[delivery.destination].append(delivery)
+        batches: list[Coroutine[Any, Any, list[AttemptRecord]]] = []
+        for name, deliveries in by_destination.items():
+            destination = self._destinations[name]
+            size = destination.max_batch
+            batches.extend(
+                self._send_batch(destination, deliveries[start : start + size])
+                for start in range(0, len(deliveries), size)
+            )
+        for batch_records in await asyncio.gather(*batches):
+            records.extend(batch_records)
+        return records
+
+    async def _send_batch(
+        self, destination: Destination, deliveries: Sequence[ClaimedDelivery]
+    ) -> list[AttemptRecord]:
+        conversions = [Conversion.from_dict(orjson.loads(d.conversion)) for d in deliveries]
+        exchanges = [
+            self._exchange(destination, request) for request in destination.requests(conversions)
+        ]
+        records: list[AttemptRecord] = []
+        for request, verdicts, attempted_at, duration_ms in await asyncio.gather(*exchanges):
+            if len(request.items) > 1 and any(isinstance(v, Dead) and v.split for v in verdicts):
+                # One bad conversion must not sink the batch: find it by sending each alone.
+                singles = [
+                    self._send_batch(destination, [deliveries[index]]) for index in request.items
+                ]
+                for single in await asyncio.gather(*singles):
+                    records.extend(single)
+                continue
+            for index, verdict in zip(request.items, verdicts, strict=True):
+                records.append(self._outcome(deliveries[index], verdict, attempted_at, duration_ms))
+        return records
+
+    async def _exchange(
+        self, destination: Destination, request: VendorRequest
+    ) -> tuple[VendorRequest, list[Verdict], int, int]:
+        async with self._slots:
+            attempted_at = self._now_ms()
+            started = time.perf_counter()
+            verdicts: list[Verdict]
+            try:
+                response = await self._client.request(
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    content=request.body,
+                    timeout=destination.options.timeout_seconds,
+                )
+            except httpx.TimeoutException:
+                reason = f"no answer within {destination.options.timeout_seconds:g}s"
+                verdicts = [Retry(reason)] * len(request.items)
+            except httpx.HTTPError as exc:
+                reason = f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")
+                verdicts = [Retry(reason)] * len(request.items)
+            else:
+                answer = VendorResponse(response.status_code, response.headers, response.content)
+                verdicts = destination.classify(request, answer)
+            duration_ms = int((time.perf_counter() - started) * 1000)
+        _log_exchange(destination, request, verdicts, duration_ms)
+        return request, verdicts, attempted_at, duration_ms
+
+    def _outcome(
+        self, delivery: ClaimedDelivery, verdict: Verdict, attempted_at: int, duration_ms: int
+    ) -> AttemptRecord:
+        if isinstance(verdict, Delivered):
+            return AttemptRecord(
+                delivery.id,
+                "delivered",
+                attempted_at,
+                duration_ms,
+                http_status=verdict.status,
+                answer=verdict.note or verdict.answer,
+            )
+        if isinstance(verdict, Dead):
+            return AttemptRecord(
+                delivery.id,
+                "dead",
+                attempted_at,
+                duration_ms,
+                http_status=verdict.status,
+                answer=verdict.reason,
+            )
+        failures = delivery.attempts + 1
+        delay = verdict.after_seconds
+        if delay is None:
+            delay = self._settings.retry.delay(failures, self._rng)
+        next_attempt_at = attempted_at + int(delay * 1000)
+        if next_attempt_at >= delivery.expires_at:
+            return self._give_up(
+                delivery,
+                attempted_at,
+                f"max age reached after {failures} attempts; last: {verdict.reason}",
+                http_status=verdict.status,
+                duration_ms=duration_ms,
+            )
+        return AttemptRecord(
+            delivery.id,
+            "pending",
+            attempted_at,
+            duration_ms,
+            next_attempt_at=next_attempt_at,
+            http_status=verdict.status,
+            answer=verdict.reason,
+        )
+
+    @staticmethod
+    def _give_up(
+        delivery: ClaimedDelivery,
+        now: int,
+        reason: str,
+        *,
+        http_status: int | None = None,
+        duration_ms: int = 0,
+    ) -> AttemptRecord:
+        return AttemptRecord(
+            delivery.id, "dead", now, duration_ms, http_status=http_status, answer=reason
+        )
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+
+def _log_exchange(
+    destination: Destination, request: VendorRequest, verdicts: Sequence[Verdict], duration_ms: int
+) -> None:
+    first = verdicts[0] if verdicts else None
+    outcome = type(first).__name__.lower() if first else "none"
+    detail = {
+        "destination": destination.name,
+        "vendor": destination.vendor,
+        "conversions": len(request.items),
+        "outcome": outcome,
+        "status": getattr(first, "status", None),
+        "duration_ms": duration_ms,
+    }
+    if isinstance(first, Delivered):
+        log.info("delivered", extra=detail)
+    else:
+        log.warning("delivery failed", extra={**detail, "reason": getattr(first, "reason", None)})

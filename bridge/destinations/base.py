@@ -1,0 +1,105 @@
+"""What every vendor module provides: its wire format and how to read its answers.
+
+A destination is pure: `requests` turns conversions into the exact HTTP requests to send and
+`classify` turns an answer into a verdict per conversion. Sending, retries and bookkeeping live
+in `bridge.delivery`, so `bridge try` can show a request without sending it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridge import __version__
+from bridge.destinations.verdicts import Verdict, classify_http
+from bridge.model import Conversion
+from bridge.secrets import Secret
+
+DEFAULT_USER_AGENT = f"bridge/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class VendorRequest:
+    """One HTTP request to a vendor, carrying the conversions at `items` of the batch."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    items: tuple[int, ...]
+    shown_headers: Mapping[str, str] = field(default_factory=dict)
+    """Replacements for secret-bearing headers when the request is displayed."""
+
+    def redacted_headers(self) -> dict[str, str]:
+        return {name: self.shown_headers.get(name, value) for name, value in self.headers.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class VendorResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def text(self, limit: int = 500) -> str:
+        """The vendor's answer, shortened for storage and display."""
+        text = self.body.decode("utf-8", errors="replace").strip()
+        return text if len(text) <= limit else text[:limit] + "..."
+
+
+class DestinationOptions(BaseModel):
+    """Settings every destination shares; each vendor extends it with its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    vendor: str
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    max_age_hours: float = Field(72.0, gt=0, le=24 * 30)
+
+
+class Destination(ABC):
+    vendor: ClassVar[str]
+    options_model: ClassVar[type[DestinationOptions]]
+    required_fields: ClassVar[frozenset[str]]
+    """Conversion fields a rule must map for this vendor to credit anything."""
+
+    def __init__(self, name: str, options: DestinationOptions) -> None:
+        self.name = name
+        self.options = options
+
+    @property
+    @abstractmethod
+    def secrets(self) -> list[Secret]:
+        """Secret references this destination authenticates with."""
+
+    @property
+    @abstractmethod
+    def max_batch(self) -> int:
+        """Most conversions one `requests` call should be given."""
+
+    def missing_secrets(self) -> list[str]:
+        return [secret.env_var for secret in self.secrets if not secret.is_set]
+
+    @property
+    def ready(self) -> bool:
+        """Deliveries to a destination whose secrets are unset wait instead of failing."""
+        return not self.missing_secrets()
+
+    @abstractmethod
+    def requests(self, conversions: Sequence[Conversion]) -> list[VendorRequest]:
+        """The exact requests that deliver `conversions` (at most `max_batch` of them)."""
+
+    def classify(self, request: VendorRequest, response: VendorResponse) -> list[Verdict]:
+        """A verdict per conversion carried by `request`; by default the HTTP status decides."""
+        return [classify_http(response.status, response.headers, response.text())] * len(
+            request.items
+        )
+
+
+def shown_secret(secret: Secret) -> str:
+    """How a secret appears in `bridge try` output: its reference, never its value."""
+    suffix = "" if secret.is_set else " (not set)"
+    return f"${{{secret.env_var}}}{suffix}"

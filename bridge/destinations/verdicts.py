@@ -1,0 +1,84 @@
+"""What a vendor's answer means for one conversion: delivered, retry (when), or dead (why).
+
+The generic reading follows HTTP: 2xx delivered; 408, 429 and 5xx retry, honouring
+`Retry-After`; a redirect or any other 4xx is permanent. Vendor modules refine it where the
+vendor's documents say more (a 200 that credited nothing, a 413 that asks for smaller batches).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+
+RETRYABLE_4XX = frozenset({408, 429})
+SPLITTABLE = frozenset({400, 413, 422})
+"""Batch-level refusals that may be caused by one bad item: resend the items one by one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    status: int | None = None
+    answer: str | None = None
+    note: str | None = None
+    """Set when the vendor accepted the call but reported it credited nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    reason: str
+    status: int | None = None
+    after_seconds: float | None = None
+    """The vendor's `Retry-After`, when it gave one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dead:
+    reason: str
+    status: int | None = None
+    split: bool = False
+    """The refusal may be one item's fault: resend each item alone before giving up."""
+
+
+Verdict = Delivered | Retry | Dead
+
+
+def classify_http(status: int, headers: Mapping[str, str], answer: str) -> Verdict:
+    if 200 <= status < 300:
+        return Delivered(status=status, answer=answer or None)
+    if status in RETRYABLE_4XX or status >= 500:
+        return Retry(
+            reason=f"HTTP {status}: {answer}" if answer else f"HTTP {status}",
+            status=status,
+            after_seconds=retry_after_seconds(headers.get("retry-after")),
+        )
+    if 300 <= status < 400:
+        location = headers.get("location", "?")
+        return Dead(
+            reason=f"HTTP {status} redirect to {location}: point base_url at the final address",
+            status=status,
+        )
+    return Dead(
+        reason=f"HTTP {status}: {answer}" if answer else f"HTTP {status}",
+        status=status,
+        split=status in SPLITTABLE,
+    )
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` as delay-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)

@@ -1,0 +1,154 @@
+"""Receiving a webhook: verify -> map -> store durably -> answer. Independent of the web framework.
+
+The answer follows the semantics senders and users rely on: 200 only once the event and its
+deliveries are committed (`accepted`, `ignored`, `unmapped` with the reason, `duplicate`); 401 or
+400 with nothing stored when the request is not genuine or not usable; 404 for an unknown source;
+503 when we cannot verify or cannot commit, so the sender retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from bridge.mapping.config import Config
+from bridge.model import Event, RuleResult
+from bridge.sources import InboundRequest, SourceError
+from bridge.store.base import NewDelivery, NewEvent, Store, Stored, StoreUnavailable
+
+log = logging.getLogger("bridge.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """An event as it will be stored, with the one-line reason for its outcome."""
+
+    event: NewEvent
+    reason: str | None
+
+
+class Ingestor:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        on_new_deliveries: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._on_new_deliveries = on_new_deliveries
+        self._clock = clock
+
+    async def receive(
+        self, source_name: str, request: InboundRequest, request_id: str = ""
+    ) -> Reply:
+        context = {"source": source_name, "request_id": request_id}
+        source = self._config.sources.get(source_name)
+        if source is None:
+            log.info("webhook for unknown source", extra={**context, "status": 404})
+            return Reply(404, {"error": f"unknown source {source_name!r}"})
+        if not source.ready:
+            missing = ", ".join(source.missing_secrets())
+            log.error(
+                "webhook cannot be verified: secret not set", extra={**context, "missing": missing}
+            )
+            return Reply(
+                503,
+                {"error": f"source {source_name!r} cannot verify webhooks yet: {missing} not set"},
+            )
+        try:
+            events = source.verify(request)
+        except SourceError as exc:
+            log.warning(
+                "webhook rejected", extra={**context, "status": exc.status, "reason": str(exc)}
+            )
+            return Reply(exc.status, {"error": str(exc)})
+        now = int(self._clock() * 1000)
+        planned = [self.plan(event, now) for event in events]
+        try:
+            stored = await self._store.ingest([plan.event for plan in planned])
+        except StoreUnavailable as exc:
+            log.error("webhook not stored", extra={**context, "status": 503, "error": str(exc)})
+            return Reply(503, {"error": "storage unavailable, nothing was stored; retry later"})
+        if any(result.new_deliveries for result in stored):
+            self._on_new_deliveries()
+        answers = [_answer(p, s) for p, s in zip(planned, stored, strict=True)]
+        for answer in answers:
+            outcome = {**answer, "outcome": answer["status"], "status": 200}
+            log.info("webhook", extra={**context, **outcome})
+        return Reply(200, answers[0] if len(answers) == 1 else {"events": answers})
+
+    def plan(self, event: Event, now: int) -> Plan:
+        """What storing `event` means under the current mapping files."""
+        results = self._config.rules.evaluate(event)
+        deliveries = tuple(self._deliveries(results, now))
+        outcome, reason = summarize(event, results)
+        detail = {
+            "reason": reason,
+            "rules": [{"rule": r.rule, "status": r.status, "reason": r.reason} for r in results],
+        }
+        stored = NewEvent(
+            source=event.source,
+            event_id=event.event_id,
+            type=event.type,
+            received_at=now,
+            outcome=outcome,
+            detail=orjson.dumps(detail),
+            raw=event.raw,
+            deliveries=deliveries,
+        )
+        return Plan(stored, reason)
+
+    def _deliveries(self, results: Sequence[RuleResult], now: int) -> list[NewDelivery]:
+        deliveries = []
+        for result in results:
+            conversion = result.conversion
+            if conversion is None:
+                continue
+            encoded = orjson.dumps(conversion.to_dict())
+            key = conversion.dedupe_key()
+            for name in result.destinations:
+                max_age_ms = int(self._config.destinations[name].options.max_age_hours * 3_600_000)
+                deliveries.append(NewDelivery(name, result.rule, key, encoded, now + max_age_ms))
+        return deliveries
+
+
+def summarize(event: Event, results: Sequence[RuleResult]) -> tuple[Any, str | None]:
+    """The event's outcome and a one-line reason, from its rules' results."""
+    converted = [r for r in results if r.status == "converted"]
+    unmapped = [r.reason or r.rule for r in results if r.status == "unmapped"]
+    if converted:
+        return "accepted", "; ".join(unmapped) or None
+    if unmapped:
+        return "unmapped", "; ".join(unmapped)
+    if results:
+        return "ignored", "; ".join(f"rule {r.rule!r}: {r.reason}" for r in results)
+    return "ignored", f"no rule for {event.source!r} events of type {event.type!r}"
+
+
+def _answer(plan: Plan, stored: Stored) -> dict[str, Any]:
+    answer: dict[str, Any] = {"status": stored.outcome, "event_id": plan.event.event_id}
+    if stored.outcome == "accepted":
+        answer["deliveries"] = stored.new_deliveries
+    if stored.outcome == "duplicate":
+        answer["reason"] = (
+            f"conversion already recorded from event {stored.duplicate_of}"
+            if stored.duplicate_of
+            else "event already received"
+        )
+    elif plan.reason:
+        answer["reason"] = plan.reason
+    return answer

@@ -1,0 +1,298 @@
+"""Load every mapping file in a directory into one validated `Config`.
+
+Each file may hold `sources`, `destinations` and `rules`; names are global across files. All
+problems are collected (not just the first) and reported with file, line and field. Unset
+secrets are warnings, not errors: the service starts and reports what it is waiting for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+
+from bridge.destinations import VENDORS, Destination
+from bridge.mapping.errors import MappingError, MappingIssue, dotted
+from bridge.mapping.expressions import Expression, ExpressionError, compile_expression
+from bridge.mapping.fields import FieldError, compile_entry
+from bridge.mapping.rules import Rule, RuleSet
+from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
+from bridge.model import CONVERSION_FIELDS
+from bridge.sources import SOURCE_KINDS, Source
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+"""Source, destination and rule names: lower case, digits, `-` and `_` (they appear in URLs)."""
+
+
+def _listify(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class _FileModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: dict[Name, dict[str, Any]] = {}
+    destinations: dict[Name, dict[str, Any]] = {}
+    rules: list[dict[str, Any]] = []
+
+
+class _RuleModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    source: Name
+    events: Annotated[list[str], BeforeValidator(_listify)] = []
+    when: str | None = None
+    destination: Annotated[list[Name], BeforeValidator(_listify)]
+    conversion: dict[str, Any]
+
+
+@dataclass
+class Config:
+    directory: Path
+    sources: dict[str, Source]
+    destinations: dict[str, Destination]
+    rules: RuleSet
+    files: dict[str, str]
+    """File name -> version (sha256 prefix of its bytes)."""
+    origins: dict[str, str] = field(default_factory=dict)
+    """`source:NAME`, `destination:NAME`, `rule:NAME` -> `file:line` where it is defined."""
+
+    def warnings(self) -> list[str]:
+        """What a running service would be waiting for or silently not doing."""
+        notes: list[str] = []
+        for name, source in self.sources.items():
+            for var in source.missing_secrets():
+                wait = "webhooks to it are answered 503" if not source.ready else "it is skipped"
+                notes.append(
+                    f"source {name!r} ({self.origins[f'source:{name}']}): environment variable"
+                    f" {var} is not set; {wait} until it is"
+                )
+        for name, destination in self.destinations.items():
+            for var in destination.missing_secrets():
+                notes.append(
+                    f"destination {name!r} ({self.origins[f'destination:{name}']}): environment"
+                    f" variable {var} is not set; deliveries to it wait until it is"
+                )
+        used_sources = {rule.source for rule in self.rules.rules}
+        used_destinations = {d for rule in self.rules.rules for d in rule.destinations}
+        notes.extend(
+            f"source {name!r} has no rules: its events are stored as ignored"
+            for name in self.sources
+            if name not in used_sources
+        )
+        notes.extend(
+            f"destination {name!r} is not used by any rule"
+            for name in self.destinations
+            if name not in used_destinations
+        )
+        return notes
+
+
+def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Validate and compile all `*.yaml`/`*.yml` files in `directory` (not recursive)."""
+    loader = _Loader(environ if environ is not None else os.environ)
+    return loader.load(directory)
+
+
+class _Loader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.context = {"environ": environ}
+        self.issues: list[MappingIssue] = []
+        self.sources: dict[str, Source] = {}
+        self.destinations: dict[str, Destination] = {}
+        self.origins: dict[str, str] = {}
+
+    def load(self, directory: Path) -> Config:
+        if not directory.is_dir():
+            raise MappingError(
+                [MappingIssue(str(directory), None, "", "mappings directory not found")]
+            )
+        paths = sorted(
+            p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file()
+        )
+        if not paths:
+            raise MappingError(
+                [MappingIssue(str(directory), None, "", "no mapping files (*.yaml) found")]
+            )
+        documents: list[tuple[YamlDocument, _FileModel]] = []
+        for path in paths:
+            parsed = self._read(path)
+            if parsed is not None:
+                documents.append(parsed)
+        for document, model in documents:
+            for name, options in model.sources.items():
+                self._add_source(document, name, options)
+            for name, options in model.destinations.items():
+                self._add_destination(document, name, options)
+        rules: list[Rule] = []
+        for document, model in documents:
+            for index, spec in enumerate(model.rules):
+                rule = self._compile_rule(document, index, spec, {r.name for r in rules})
+                if rule is not None:
+                    rules.append(rule)
+        if self.issues:
+            raise MappingError(self.issues)
+        return Config(
+            directory=directory,
+            sources=self.sources,
+            destinations=self.destinations,
+            rules=RuleSet(rules),
+            files={str(document.path): document.version for document, _ in documents},
+            origins=self.origins,
+        )
+
+    def _read(self, path: Path) -> tuple[YamlDocument, _FileModel] | None:
+        try:
+            document = load_yaml(path)
+        except MappingError as exc:
+            self.issues.extend(exc.issues)
+            return None
+        try:
+            return document, _FileModel.model_validate(document.data or {})
+        except ValidationError as exc:
+            self._report(document, (), exc)
+            return None
+
+    def _add_source(self, document: YamlDocument, name: str, options: dict[str, Any]) -> None:
+        location: Location = ("sources", name)
+        kind = self._registered(document, location, options, "kind", SOURCE_KINDS, "source kind")
+        if kind is None:
+            return
+        if self._duplicate(document, location, "source", name):
+            return
+        source_class = SOURCE_KINDS[kind]
+        try:
+            validated = source_class.options_model.model_validate(options, context=self.context)
+        except ValidationError as exc:
+            self._report(document, location, exc)
+            return
+        self.sources[name] = source_class(name, validated)
+
+    def _add_destination(self, document: YamlDocument, name: str, options: dict[str, Any]) -> None:
+        location: Location = ("destinations", name)
+        vendor = self._registered(document, location, options, "vendor", VENDORS, "vendor")
+        if vendor is None:
+            return
+        if self._duplicate(document, location, "destination", name):
+            return
+        destination_class = VENDORS[vendor]
+        try:
+            validated = destination_class.options_model.model_validate(
+                options, context=self.context
+            )
+        except ValidationError as exc:
+            self._report(document, location, exc)
+            return
+        self.destinations[name] = destination_class(name, validated)
+
+    def _compile_rule(
+        self, document: YamlDocument, index: int, spec: dict[str, Any], taken: set[str]
+    ) -> Rule | None:
+        location: Location = ("rules", index)
+        try:
+            model = _RuleModel.model_validate(spec)
+        except ValidationError as exc:
+            self._report(document, location, exc)
+            return None
+        before = len(self.issues)
+        if model.name in taken:
+            self._issue(document, (*location, "name"), f"rule name {model.name!r} is used twice")
+        if model.source not in self.sources:
+            self._issue(document, (*location, "source"), f"unknown source {model.source!r}")
+        destinations = [self.destinations.get(name) for name in model.destination]
+        for name, found in zip(model.destination, destinations, strict=True):
+            if found is None:
+                self._issue(document, (*location, "destination"), f"unknown destination {name!r}")
+        when = self._expression(document, (*location, "when"), model.when) if model.when else None
+        entries: dict[str, Expression] = {}
+        for field_name, written in model.conversion.items():
+            where = (*location, "conversion", field_name)
+            if field_name not in CONVERSION_FIELDS:
+                known = ", ".join(sorted(CONVERSION_FIELDS))
+                self._issue(document, where, f"unknown conversion field (known: {known})")
+                continue
+            try:
+                entries[field_name] = compile_entry(written)
+            except (ExpressionError, FieldError) as exc:
+                self._issue(document, where, str(exc))
+        required: frozenset[str] = frozenset()
+        for destination in destinations:
+            if destination is None:
+                continue
+            required |= destination.required_fields
+            missing = sorted(destination.required_fields - model.conversion.keys())
+            if missing:
+                self._issue(
+                    document,
+                    (*location, "conversion"),
+                    f"destination {destination.name!r} ({destination.vendor}) needs"
+                    f" {', '.join(missing)}, which this rule does not map",
+                )
+        if len(self.issues) > before:
+            return None
+        line = document.line_of(location)
+        self.origins[f"rule:{model.name}"] = f"{document.path}:{line}"
+        return Rule(
+            name=model.name,
+            source=model.source,
+            events=frozenset(model.events),
+            when=when,
+            destinations=tuple(model.destination),
+            entries=entries,
+            required=required,
+            file=str(document.path),
+            line=line,
+            version=document.version,
+        )
+
+    def _expression(
+        self, document: YamlDocument, location: Location, text: str
+    ) -> Expression | None:
+        try:
+            return compile_expression(text)
+        except ExpressionError as exc:
+            self._issue(document, location, str(exc))
+            return None
+
+    def _registered(
+        self,
+        document: YamlDocument,
+        location: Location,
+        options: dict[str, Any],
+        key: str,
+        registry: Mapping[str, Any],
+        what: str,
+    ) -> str | None:
+        value = options.get(key) if isinstance(options, dict) else None
+        if value in registry:
+            return str(value)
+        known = ", ".join(sorted(registry))
+        problem = f"missing {key!r}" if value is None else f"unknown {what} {value!r}"
+        self._issue(document, (*location, key), f"{problem} (known: {known})")
+        return None
+
+    def _duplicate(self, document: YamlDocument, location: Location, what: str, name: str) -> bool:
+        key = f"{what}:{name}"
+        where = f"{document.path}:{document.line_of(location)}"
+        if key in self.origins:
+            self._issue(
+                document, location, f"{what} {name!r} is already defined at {self.origins[key]}"
+            )
+            return True
+        self.origins[key] = where
+        return False
+
+    def _issue(self, document: YamlDocument, location: Location, message: str) -> None:
+        self.issues.append(
+            MappingIssue(str(document.path), document.line_of(location), dotted(location), message)
+        )
+
+    def _report(self, document: YamlDocument, base: Location, error: ValidationError) -> None:
+        for detail in error.errors(include_url=False):
+            location = (*base, *(part for part in detail["loc"] if isinstance(part, str | int)))
+            self._issue(document, location, detail["msg"])

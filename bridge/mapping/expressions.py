@@ -1,0 +1,128 @@
+"""Field expressions: JMESPath with bridge's functions, compiled once when mappings load.
+
+A plain dotted path (`data.object.metadata.pagent-session`) works as written, including keys
+with hyphens and list indexes (`lines.data.0.price`) that JMESPath itself would reject; it is
+compiled to a direct lookup, which is also the fastest thing to evaluate. Anything else is
+JMESPath (jmespath.org), checked at load for syntax, unknown functions, arity and literal
+currencies. Expressions read the payload; they cannot run code.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+
+from bridge.mapping.functions import FUNCTION_NAMES, MONEY_FUNCTIONS, BridgeFunctions, FunctionError
+from bridge.money import MoneyError, normalize_currency
+
+_OPTIONS = jmespath.Options(custom_functions=BridgeFunctions())
+_PLAIN_PATH = re.compile(r"^[A-Za-z_][\w-]*(?:\.[\w-]+)*$")
+
+
+class ExpressionError(ValueError):
+    """An expression that cannot be compiled (reported with file and line by the loader)."""
+
+
+class EvaluationError(ValueError):
+    """An expression that failed on a particular payload (the event becomes `unmapped`)."""
+
+
+class Expression(ABC):
+    text: str
+
+    @abstractmethod
+    def search(self, data: Any) -> Any:
+        """The expression's value for `data`; `None` when the path is absent."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.text!r})"
+
+
+class PathExpression(Expression):
+    __slots__ = ("_segments", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._segments = tuple(text.split("."))
+
+    def search(self, data: Any) -> Any:
+        value = data
+        for segment in self._segments:
+            if isinstance(value, dict):
+                value = value.get(segment)
+            elif isinstance(value, list) and segment.isdigit():
+                index = int(segment)
+                value = value[index] if index < len(value) else None
+            else:
+                return None
+        return value
+
+
+class JmesExpression(Expression):
+    __slots__ = ("_parsed", "text")
+
+    def __init__(self, text: str, parsed: Any) -> None:
+        self.text = text
+        self._parsed = parsed
+
+    def search(self, data: Any) -> Any:
+        try:
+            return self._parsed.search(data, options=_OPTIONS)
+        except (FunctionError, MoneyError) as exc:
+            raise EvaluationError(str(exc)) from None
+        except JMESPathError as exc:
+            raise EvaluationError(_one_line(exc)) from None
+
+
+class Constant(Expression):
+    __slots__ = ("text", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.text = repr(value)
+
+    def search(self, data: Any) -> Any:
+        return self.value
+
+
+def compile_expression(text: str) -> Expression:
+    source = text.strip()
+    if not source:
+        raise ExpressionError("empty expression")
+    if _PLAIN_PATH.match(source):
+        return PathExpression(source)
+    try:
+        parsed = jmespath.compile(source)
+    except JMESPathError as exc:
+        raise ExpressionError(f"not a valid expression: {_one_line(exc)}") from None
+    _check_calls(parsed.parsed)
+    return JmesExpression(source, parsed)
+
+
+def _check_calls(node: Any) -> None:
+    """Catch at load what JMESPath would only find per event: unknown names, arity, currencies."""
+    if node.get("type") == "function_expression":
+        name, args = node["value"], node["children"]
+        if name not in FUNCTION_NAMES:
+            known = ", ".join(sorted(FUNCTION_NAMES))
+            raise ExpressionError(f"unknown function {name}() (known: {known})")
+        expected = BridgeFunctions.FUNCTION_TABLE[name]["signature"]
+        variadic = bool(expected) and expected[-1].get("variadic")
+        if len(args) < len(expected) or (len(args) > len(expected) and not variadic):
+            raise ExpressionError(f"{name}() takes {len(expected)} arguments, got {len(args)}")
+        if name in MONEY_FUNCTIONS and args[1].get("type") == "literal":
+            try:
+                normalize_currency(args[1]["value"])
+            except MoneyError as exc:
+                raise ExpressionError(f"{name}(): {exc}") from None
+    for child in node.get("children", ()):
+        if isinstance(child, dict):
+            _check_calls(child)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,156 @@
+"""How a rule's `conversion:` entries are written, and how their values become `Conversion` fields.
+
+An entry is an expression string, `{const: value}`, a bare number or boolean, or (for
+`properties` and `exposure`) a mapping of names to entries. Each field then has one coercion:
+ids become strings, revenue must be `Money` built by a money function (so the unit is always
+explicit), times must be aware datetimes, and so on. Empty strings count as missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from bridge.mapping.expressions import Constant, Expression, compile_expression
+from bridge.model import CONSENT_VALUES, CONVERSION_FIELDS
+from bridge.money import Money
+
+MAX_PROPERTIES_BYTES = 16 * 1024
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+class FieldError(ValueError):
+    """A value a conversion field cannot take."""
+
+
+class ObjectMapping(Expression):
+    """`{name: entry, ...}`: an object built field by field; absent values are left out."""
+
+    __slots__ = ("_entries", "text")
+
+    def __init__(self, entries: dict[str, Expression]) -> None:
+        self._entries = entries
+        self.text = "{" + ", ".join(f"{k}: {v.text}" for k, v in entries.items()) + "}"
+
+    def search(self, data: Any) -> Any:
+        built = {name: entry.search(data) for name, entry in self._entries.items()}
+        return {name: value for name, value in built.items() if value is not None} or None
+
+
+def compile_entry(value: Any) -> Expression:
+    """Compile one `conversion:` entry as written in YAML (raises `ValueError` subclasses)."""
+    if isinstance(value, str):
+        return compile_expression(value)
+    if isinstance(value, dict):
+        if set(value) == {"const"}:
+            return Constant(value["const"])
+        return ObjectMapping({str(name): compile_entry(entry) for name, entry in value.items()})
+    if isinstance(value, bool | int | float):
+        return Constant(value)
+    if value is None:
+        raise FieldError("needs a value: an expression, or {const: ...}")
+    raise FieldError(f"cannot be a {type(value).__name__}: write an expression or {{const: ...}}")
+
+
+def coerce(field: str, value: Any) -> Any:
+    """`value` as the type of Conversion `field`; `None` when it counts as missing."""
+    if value is None or value == "":
+        return None
+    return COERCERS[field](value)
+
+
+def _identifier(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise FieldError(f"expected a string, got {_kind(value)}")
+
+
+def _sha256_hex(value: Any) -> str:
+    text = _identifier(value).lower()
+    if not _SHA256_HEX.match(text):
+        raise FieldError("expected a sha256 hex digest: use sha256_email(...) on the address")
+    return text
+
+
+def _exposure(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise FieldError(f"expected an object of experience id -> variation id, got {_kind(value)}")
+    return {str(experience): _identifier(variation) for experience, variation in value.items()}
+
+
+def _money(value: Any) -> Money:
+    if isinstance(value, Money):
+        return value
+    raise FieldError(
+        f"got {_kind(value)}: revenue must come from money(), money_major() or stripe_money(),"
+        " which name the unit and the currency"
+    )
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise FieldError(f"expected a whole number >= 0, got {value!r}")
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    raise FieldError(
+        f"expected a time, got {_kind(value)}: use unix_seconds(), unix_ms() or iso_time()"
+    )
+
+
+def _properties(value: Any) -> dict[str, Any] | list[Any]:
+    if not isinstance(value, dict | list):
+        raise FieldError(f"expected an object or an array, got {_kind(value)}")
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError:
+        raise FieldError("holds a value that is not plain JSON (money or time)") from None
+    if size > MAX_PROPERTIES_BYTES:
+        raise FieldError(f"is {size} bytes serialised; the limit is {MAX_PROPERTIES_BYTES}")
+    return value
+
+
+def _consent(value: Any) -> str:
+    text = _identifier(value).strip().lower()
+    if text not in CONSENT_VALUES:
+        raise FieldError(f"expected one of {', '.join(CONSENT_VALUES)}, got {value!r}")
+    return text
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Money):
+        return "money"
+    if isinstance(value, datetime):
+        return "a time"
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if type(value) in names:
+        return names[type(value)]
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+_ID_FIELDS = (
+    "session_id user_id visit_id visitor_id external_id goal_id label event_name transaction_id"
+)
+
+COERCERS: dict[str, Callable[[Any], Any]] = {
+    **dict.fromkeys(_ID_FIELDS.split(), _identifier),
+    "email_sha256": _sha256_hex,
+    "exposure": _exposure,
+    "revenue": _money,
+    "products_count": _count,
+    "occurred_at": _moment,
+    "properties": _properties,
+    "consent": _consent,
+}
+assert set(COERCERS) == CONVERSION_FIELDS, "every Conversion field needs a coercion"

@@ -1,0 +1,97 @@
+"""Rules: which events become which conversions, for which destinations.
+
+A rule applies to one source and, optionally, a list of event types; its `when` filter decides
+whether it matches; its entries build the conversion. A matching rule either converts or is
+`unmapped` with every missing or invalid field named, so the user can fix the mapping and replay.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.mapping.expressions import EvaluationError, Expression
+from bridge.mapping.fields import FieldError, coerce
+from bridge.model import Conversion, Event, Provenance, RuleResult, utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    source: str
+    events: frozenset[str]
+    when: Expression | None
+    destinations: tuple[str, ...]
+    entries: dict[str, Expression]
+    required: frozenset[str]
+    """Union of the destinations' required fields."""
+    file: str
+    line: int | None
+    version: str
+
+    def applies_to(self, event: Event) -> bool:
+        return event.source == self.source and (not self.events or event.type in self.events)
+
+    def evaluate(self, event: Event) -> RuleResult:
+        payload = event.payload
+        if self.when is not None:
+            try:
+                matched = is_truthy(self.when.search(payload))
+            except EvaluationError as exc:
+                return self._unmapped(f"when `{self.when.text}` failed: {exc}")
+            if not matched:
+                return RuleResult(self.name, "skipped", f"when `{self.when.text}` is false")
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for field, entry in self.entries.items():
+            try:
+                value = coerce(field, entry.search(payload))
+            except (EvaluationError, FieldError) as exc:
+                problems.append(f"{field}: {exc}")
+                continue
+            if value is not None:
+                values[field] = value
+            elif field in self.required:
+                problems.append(f"{field} is missing (`{entry.text}` gave nothing)")
+        problems.extend(
+            f"{field} is required by a destination but not mapped"
+            for field in sorted(self.required - self.entries.keys())
+        )
+        if problems:
+            return self._unmapped("; ".join(problems))
+        values.setdefault("occurred_at", event.occurred_at or utc_now())
+        provenance = Provenance(event.source, event.event_id, self.name, self.file, self.version)
+        return RuleResult(
+            self.name,
+            "converted",
+            conversion=Conversion(provenance=provenance, **values),
+            destinations=self.destinations,
+        )
+
+    def _unmapped(self, reason: str) -> RuleResult:
+        return RuleResult(self.name, "unmapped", f"rule {self.name!r}: {reason}")
+
+
+class RuleSet:
+    """All rules, indexed by source so an event only meets the rules that can apply to it."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules = list(rules)
+        self._by_source: dict[str, list[Rule]] = defaultdict(list)
+        for rule in self.rules:
+            self._by_source[rule.source].append(rule)
+
+    def evaluate(self, event: Event) -> list[RuleResult]:
+        """A result for every rule that applies to the event's source and type."""
+        return [
+            rule.evaluate(event)
+            for rule in self._by_source.get(event.source, ())
+            if rule.applies_to(event)
+        ]
+
+
+def is_truthy(value: Any) -> bool:
+    """JMESPath truthiness: false, null, "", [] and {} are false; everything else is true."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})

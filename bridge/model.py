@@ -1,0 +1,119 @@
+"""The vendor-neutral vocabulary shared by every room: a verified `Event` in, a `Conversion` out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from bridge.money import Money
+
+Consent = Literal["granted", "denied", "pending"]
+CONSENT_VALUES: tuple[Consent, ...] = ("granted", "denied", "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One verified sender event. `event_id` is the sender's own id: the idempotency key."""
+
+    source: str
+    event_id: str
+    type: str
+    payload: Any
+    raw: bytes
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a conversion came from: enough to find the raw event and the rule that built it."""
+
+    source: str
+    event_id: str
+    rule: str
+    mapping_file: str
+    mapping_version: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conversion:
+    """What any vendor needs to credit a conversion, and nothing vendor-specific.
+
+    Identity fields are opaque strings from the browser side (pagent session/user ids, Convert
+    visitor id, Scanova scan session, Conductrics session). Raw emails never get here: only
+    `email_sha256`. Revenue is `Money` in minor units.
+    """
+
+    occurred_at: datetime
+    provenance: Provenance
+    session_id: str | None = None
+    user_id: str | None = None
+    visit_id: str | None = None
+    visitor_id: str | None = None
+    external_id: str | None = None
+    email_sha256: str | None = None
+    goal_id: str | None = None
+    label: str | None = None
+    event_name: str | None = None
+    exposure: dict[str, str] | None = None
+    revenue: Money | None = None
+    transaction_id: str | None = None
+    products_count: int | None = None
+    properties: dict[str, Any] | list[Any] | None = None
+    consent: Consent | None = None
+
+    def dedupe_key(self) -> str:
+        """The identity of this conversion across events.
+
+        With a transaction id, one purchase counts once per goal however many sender events
+        report it (Stripe sends checkout.session.completed *and* payment_intent.succeeded for one
+        payment). Without one, each (event, rule) pair is its own conversion.
+        """
+        if self.transaction_id is not None:
+            goal = self.goal_id or self.event_name or self.label or ""
+            return f"txn:{goal}:{self.transaction_id}"
+        p = self.provenance
+        return f"evt:{p.source}:{p.event_id}:{p.rule}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the store; `from_dict` reverses it exactly."""
+        data = asdict(self)
+        data["occurred_at"] = self.occurred_at.isoformat()
+        return {key: value for key, value in data.items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Conversion:
+        values = dict(data)
+        values["occurred_at"] = datetime.fromisoformat(values["occurred_at"]).astimezone(UTC)
+        values["provenance"] = Provenance(**values["provenance"])
+        if "revenue" in values:
+            values["revenue"] = Money(**values["revenue"])
+        return cls(**values)
+
+
+CONVERSION_FIELDS: frozenset[str] = frozenset(
+    f.name for f in fields(Conversion) if f.name != "provenance"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """What one rule made of one event: a conversion, or why not."""
+
+    rule: str
+    status: Literal["converted", "skipped", "unmapped"]
+    reason: str | None = None
+    conversion: Conversion | None = None
+    destinations: tuple[str, ...] = field(default=())
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def unix_ms(moment: datetime) -> int:
+    """Exact integer milliseconds since the epoch (no float rounding)."""
+    return (moment - EPOCH) // timedelta(milliseconds=1)

@@ -1,0 +1,125 @@
+"""Money as an integer count of a currency's minor unit: the only way bridge holds an amount.
+
+Exponents come from the ISO 4217 table (the `iso4217` package ships the official list).
+Senders that count in a different minor unit (Stripe's own list) rescale exactly on the way in;
+vendors that want major units get an exact `Decimal` on the way out. No float is ever involved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import iso4217
+
+# Amounts beyond 10**30 minor units are not money any sender produces; refusing them keeps
+# Decimal arithmetic on hostile input cheap.
+_MAX_DIGITS = 30
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be represented exactly."""
+
+
+def currency_exponent(code: str) -> int:
+    """Number of decimals of the currency's minor unit, by ISO 4217 (USD 2, JPY 0, KWD 3)."""
+    member = iso4217.Currency.__members__.get(code)
+    if member is None or member.code != code:
+        raise MoneyError(f"unknown currency {code!r} (not an ISO 4217 code)")
+    if member.exponent is None:
+        raise MoneyError(f"currency {code!r} has no minor unit (ISO 4217 lists it as N.A.)")
+    return member.exponent
+
+
+def normalize_currency(value: object) -> str:
+    """Upper-cased ISO 4217 code, or `MoneyError` (senders such as Stripe send lower case)."""
+    if not isinstance(value, str):
+        raise MoneyError(f"currency must be a string, got {type(value).__name__}")
+    code = value.strip().upper()
+    currency_exponent(code)
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """`minor` units of `currency`: Money(1999, "USD") is $19.99, Money(500, "JPY") is ¥500."""
+
+    minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+            raise MoneyError(f"minor units must be an integer, got {type(self.minor).__name__}")
+        currency_exponent(self.currency)
+
+    @property
+    def exponent(self) -> int:
+        return currency_exponent(self.currency)
+
+    @classmethod
+    def from_minor(cls, amount: object, currency: object, *, exponent: int | None = None) -> Money:
+        """Money from an integer count of minor units.
+
+        `exponent` is the sender's idea of the minor unit when it differs from ISO 4217
+        (Stripe counts ISK in hundredths, ISO in whole krónur); the amount is rescaled
+        exactly or refused.
+        """
+        code = normalize_currency(currency)
+        units = _integer(amount)
+        iso = currency_exponent(code)
+        sender = iso if exponent is None else exponent
+        if sender <= iso:
+            return cls(units * 10 ** (iso - sender), code)
+        factor = 10 ** (sender - iso)
+        if units % factor:
+            raise MoneyError(
+                f"{units} in units of 10^-{sender} {code} is not a whole number of "
+                f"{code} minor units (10^-{iso})"
+            )
+        return cls(units // factor, code)
+
+    @classmethod
+    def from_major(cls, amount: object, currency: object) -> Money:
+        """Money from a decimal in major units ("19.99" USD -> 1999), exactly or not at all."""
+        code = normalize_currency(currency)
+        value = _decimal(amount)
+        scaled = value.scaleb(currency_exponent(code))
+        if scaled != scaled.to_integral_value():
+            raise MoneyError(
+                f"{amount} has more decimals than {code} allows ({currency_exponent(code)})"
+            )
+        return cls(int(scaled), code)
+
+    def major(self) -> Decimal:
+        """The amount in major units with exactly the currency's decimals: Decimal('19.99')."""
+        return Decimal(self.minor).scaleb(-self.exponent)
+
+    def __str__(self) -> str:
+        return f"{self.major()} {self.currency}"
+
+
+def _integer(amount: object) -> int:
+    if isinstance(amount, bool):
+        raise MoneyError("amount must be an integer count of minor units, got a boolean")
+    if isinstance(amount, int):
+        return amount
+    if isinstance(amount, str) and amount.strip().lstrip("-").isdigit():
+        text = amount.strip()
+        if len(text) > _MAX_DIGITS:
+            raise MoneyError(f"amount {text[:12]}... is too large")
+        return int(text)
+    raise MoneyError(f"amount must be an integer count of minor units, got {amount!r}")
+
+
+def _decimal(amount: object) -> Decimal:
+    if isinstance(amount, bool) or not isinstance(amount, str | int | Decimal):
+        raise MoneyError(f"amount must be a decimal string or integer, got {amount!r}")
+    try:
+        value = Decimal(amount.strip() if isinstance(amount, str) else amount)
+    except InvalidOperation:
+        raise MoneyError(f"amount {amount!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise MoneyError(f"amount {amount!r} is not a finite number")
+    if value != 0 and abs(value.adjusted()) > _MAX_DIGITS:
+        raise MoneyError(f"amount {amount!r} is out of range")
+    return value

@@ -1,0 +1,113 @@
+"""`${ENV_VAR}` references: how mapping files name secrets without containing them.
+
+A `Secret` field accepts only a reference, so a key pasted inline is an error at load time,
+not a leak in git. Plain settings may interpolate `${VAR}` or `${VAR:-default}` (`EnvStr`).
+A secret whose variable is unset is not an error: the source or destination reports itself
+as waiting for it, and nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, GetCoreSchemaHandler, ValidationInfo
+from pydantic_core import PydanticCustomError, core_schema
+
+_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def environ_from(info: ValidationInfo) -> Mapping[str, str]:
+    """The environment a mapping file is resolved against (tests pass their own)."""
+    context = info.context or {}
+    environ: Mapping[str, str] = context.get("environ", os.environ)
+    return environ
+
+
+class Secret:
+    """A secret read from the environment variable a mapping file names; never printed.
+
+    The variable may hold several comma-separated values, which is how rotation works:
+    set `whsec_new,whsec_old` until the old one is retired.
+    """
+
+    __slots__ = ("_value", "env_var")
+
+    def __init__(self, env_var: str, value: str | None) -> None:
+        self.env_var = env_var
+        self._value = value if value and value.strip() else None
+
+    @property
+    def is_set(self) -> bool:
+        return self._value is not None
+
+    def values(self) -> list[str]:
+        if self._value is None:
+            return []
+        return [part.strip() for part in self._value.split(",") if part.strip()]
+
+    def reveal(self) -> str | None:
+        """The raw value, for the one place that must send or check it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        state = "set" if self.is_set else "not set"
+        return f"Secret(${{{self.env_var}}}, {state})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source_type: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.with_info_plain_validator_function(cls._validate)
+
+    @classmethod
+    def _validate(cls, value: Any, info: ValidationInfo) -> Secret:
+        if isinstance(value, Secret):
+            return value
+        match = _REFERENCE.match(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise PydanticCustomError(
+                "inline_secret",
+                "secrets must be written as an environment reference like"
+                " ${{STRIPE_WEBHOOK_SECRET}}, never inline",
+            )
+        name = match.group(1)
+        return cls(name, environ_from(info).get(name))
+
+
+def _interpolate(value: Any, info: ValidationInfo) -> Any:
+    if not isinstance(value, str):
+        return value
+    environ = environ_from(info)
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = environ.get(name)
+        if found:
+            return found
+        if default is not None:
+            return default
+        raise PydanticCustomError(
+            "unset_variable",
+            "environment variable {name} is not set and has no default (write ${{{name}:-value}})",
+            {"name": name},
+        )
+
+    return _INTERPOLATION.sub(substitute, value)
+
+
+EnvStr = Annotated[str, BeforeValidator(_interpolate)]
+"""A plain (non-secret) string setting that may use `${VAR}` or `${VAR:-default}`."""
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+SecretList = Annotated[list[Secret], BeforeValidator(_one_or_many)]
+"""One `${VAR}` reference or a list of them."""

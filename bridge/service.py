@@ -1,0 +1,121 @@
+"""One process's moving parts, started and stopped together; the web app and the CLI share it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import httpx
+
+from bridge import __version__
+from bridge.delivery.worker import Worker
+from bridge.ingest import Ingestor
+from bridge.mapping.config import Config, load_config
+from bridge.retention import run_retention
+from bridge.settings import Settings
+from bridge.store import Store, StoreUnavailable, open_store
+
+log = logging.getLogger("bridge")
+
+
+def vendor_client(settings: Settings) -> httpx.AsyncClient:
+    """One pooled client for every vendor: connections are reused across batches."""
+    slots = settings.worker_concurrency
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=slots * 2, max_keepalive_connections=slots),
+    )
+
+
+class Bridge:
+    def __init__(
+        self,
+        settings: Settings,
+        config: Config,
+        store: Store,
+        worker: Worker | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.store = store
+        self.worker = worker
+        self._client = client
+        self._background: list[asyncio.Task[None]] = []
+        self.ingestor = Ingestor(
+            config, store, on_new_deliveries=worker.wake if worker else lambda: None
+        )
+
+    @classmethod
+    async def start(cls, settings: Settings, *, run_worker: bool) -> Bridge:
+        """Load mappings, open the store, and (optionally) start delivering."""
+        config = load_config(settings.mappings_dir)
+        store = await open_store(
+            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
+        worker = client = None
+        if run_worker:
+            client = vendor_client(settings)
+            worker = Worker(store, config.destinations, client, settings.worker())
+        bridge = cls(settings, config, store, worker, client)
+        bridge._announce()
+        if worker is not None:
+            worker.start()
+            bridge._background.append(
+                asyncio.create_task(
+                    run_retention(
+                        store,
+                        payload_days=settings.payload_retention_days,
+                        dedupe_days=settings.dedupe_retention_days,
+                        interval_seconds=settings.retention_interval_seconds,
+                    ),
+                    name="bridge-retention",
+                )
+            )
+        return bridge
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+        await self.store.close()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when the store answers and mappings are loaded; waiting secrets are reported."""
+        detail: dict[str, Any] = {
+            "version": __version__,
+            "mappings": {
+                "files": len(self.config.files),
+                "sources": sorted(self.config.sources),
+                "destinations": sorted(self.config.destinations),
+                "rules": len(self.config.rules.rules),
+            },
+            "worker": self.worker is not None,
+            "warnings": self.config.warnings(),
+        }
+        try:
+            await self.store.ping()
+        except StoreUnavailable as exc:
+            detail["store"] = f"unavailable: {exc}"
+            return False, detail
+        detail["store"] = "ok"
+        return True, detail
+
+    def _announce(self) -> None:
+        log.info(
+            "mappings loaded",
+            extra={
+                "files": len(self.config.files),
+                "rules": len(self.config.rules.rules),
+                "worker": self.worker is not None,
+            },
+        )
+        for warning in self.config.warnings():
+            log.warning(warning)

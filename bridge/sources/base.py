@@ -1,0 +1,85 @@
+"""What every sender module provides: prove a request genuine, then turn it into `Event`s.
+
+A source never knows vendors, rules or storage. `verify` authenticates the raw bytes first and
+only then parses; `parse` alone exists for `bridge try` and replay, where the bytes are already
+trusted.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bridge.model import Event
+from bridge.secrets import Secret
+
+
+class SourceError(Exception):
+    """A request a source refuses. `status` is what the sender is answered."""
+
+    status: ClassVar[int] = 400
+
+
+class VerificationFailed(SourceError):
+    """Missing, wrong or stale signature: 401, nothing stored."""
+
+    status = 401
+
+
+class MalformedPayload(SourceError):
+    """Authentic (or not checkable) but unusable body: 400, nothing stored."""
+
+    status = 400
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """The parts of an HTTP request a signature scheme may cover, exactly as received."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class SourceOptions(BaseModel):
+    """Settings every source kind shares; each kind extends it with its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    kind: str
+
+
+class Source(ABC):
+    kind: ClassVar[str]
+    options_model: ClassVar[type[SourceOptions]]
+
+    def __init__(self, name: str, options: SourceOptions) -> None:
+        self.name = name
+        self.options = options
+
+    @property
+    @abstractmethod
+    def secrets(self) -> list[Secret]:
+        """The secret references this source verifies with."""
+
+    def missing_secrets(self) -> list[str]:
+        """Environment variables named by this source that are not set."""
+        return [secret.env_var for secret in self.secrets if not secret.is_set]
+
+    @property
+    def ready(self) -> bool:
+        """True when at least one secret is available to verify with."""
+        return any(secret.is_set for secret in self.secrets)
+
+    @abstractmethod
+    def verify(self, request: InboundRequest) -> list[Event]:
+        """Authenticate the request and return its events, or raise a `SourceError`."""
+
+    @abstractmethod
+    def parse(self, body: bytes) -> list[Event]:
+        """Events of an already trusted body (no authentication)."""

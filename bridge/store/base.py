@@ -1,0 +1,148 @@
+"""The durable outbox behind one small interface, so SQLite and PostgreSQL are interchangeable.
+
+Times are integer unix milliseconds, passed in by the caller (tests control the clock).
+Every method is a coroutine and never blocks the event loop; `ingest` commits durably before it
+returns, so its caller may acknowledge the sender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+EventOutcome = Literal["accepted", "ignored", "unmapped", "duplicate"]
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+
+
+class StoreUnavailable(Exception):
+    """The store could not commit: the sender must be told to retry (503), never 200."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    destination: str
+    rule: str
+    dedupe_key: str
+    conversion: bytes
+    """The conversion as JSON (`Conversion.to_dict`)."""
+    expires_at: int
+    """After this moment the delivery is given up (`dead`), per the destination's max age."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    source: str
+    event_id: str
+    type: str
+    received_at: int
+    outcome: Literal["accepted", "ignored", "unmapped"]
+    detail: bytes
+    """JSON: per-rule results and a one-line reason."""
+    raw: bytes
+    deliveries: tuple[NewDelivery, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the store made of one `NewEvent`."""
+
+    outcome: EventOutcome
+    new_deliveries: int
+    duplicate_of: str | None = None
+    """For a repeated conversion: the sender event id that first recorded it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    id: int
+    destination: str
+    conversion: bytes
+    attempts: int
+    created_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """The result of one attempt; `status` is where the delivery goes next."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    attempted_at: int
+    duration_ms: int
+    next_attempt_at: int | None = None
+    http_status: int | None = None
+    answer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    id: int
+    source: str
+    event_id: str
+    rule: str
+    destination: str
+    status: DeliveryStatus
+    attempts: int
+    created_at: int
+    next_attempt_at: int
+    finished_at: int | None
+    last_status: int | None
+    last_answer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    payloads_cleared: int
+    events_deleted: int
+
+
+class Store(Protocol):
+    async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
+        """Store events and their deliveries in one durable transaction.
+
+        Idempotent on (source, event_id): a repeat is `duplicate` and creates nothing. A delivery
+        whose (destination, dedupe_key) exists already is not created again.
+        """
+        ...
+
+    async def claim(
+        self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]
+    ) -> list[ClaimedDelivery]:
+        """Lease up to `limit` due, unleased pending deliveries for `destinations`."""
+        ...
+
+    async def record(self, owner: str, attempts: Sequence[AttemptRecord]) -> None:
+        """Apply attempt results to deliveries still leased by `owner`, and release them."""
+        ...
+
+    async def release(self, owner: str, ids: Collection[int]) -> None:
+        """Give leased deliveries back without an attempt (graceful shutdown)."""
+        ...
+
+    async def list_deliveries(
+        self, *, status: DeliveryStatus | None, destination: str | None, limit: int
+    ) -> list[DeliveryView]: ...
+
+    async def retry_deliveries(
+        self,
+        *,
+        ids: Collection[int] | None,
+        status: DeliveryStatus | None,
+        destination: str | None,
+        now: int,
+        expires_at: int,
+    ) -> int:
+        """Make matching deliveries due now with a fresh max-age window; returns how many."""
+        ...
+
+    async def purge(self, *, payloads_before: int, events_before: int) -> PurgeCounts:
+        """Drop raw payloads older than one cutoff and finished events older than the other."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the store answers."""
+        ...
+
+    async def close(self) -> None: ...

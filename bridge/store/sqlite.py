@@ -1,0 +1,380 @@
+"""The embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
+
+Durability: in WAL mode, `synchronous=FULL` fsyncs the write-ahead log at every commit, so a
+commit that returned survives a power cut, not just a process crash (`NORMAL` would only sync
+at checkpoints and could lose the last commits on power loss, after the sender got its 200).
+The fsync cost is shared by group commit (`writer.py`). No SQLite call runs on the event loop:
+writes go through the writer thread, reads through one reader thread with its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from bridge.store.base import (
+    AttemptRecord,
+    ClaimedDelivery,
+    DeliveryStatus,
+    DeliveryView,
+    NewEvent,
+    PurgeCounts,
+    Stored,
+    StoreUnavailable,
+)
+from bridge.store.migrations import migrations
+from bridge.store.writer import GroupCommitWriter
+
+T = TypeVar("T")
+
+_INSERT_EVENT = """
+INSERT INTO events (source, event_id, type, received_at, outcome, detail, payload)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (source, event_id) DO NOTHING
+RETURNING id
+"""
+_INSERT_DELIVERY = """
+INSERT INTO deliveries (event_ref, rule, destination, dedupe_key, conversion,
+                        created_at, expires_at, next_attempt_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (destination, dedupe_key) DO NOTHING
+RETURNING id
+"""
+_FIRST_RECORDED_BY = """
+SELECT e.event_id FROM deliveries d JOIN events e ON e.id = d.event_ref
+WHERE d.destination = ? AND d.dedupe_key = ?
+"""
+_RECORD_ATTEMPT = """
+UPDATE deliveries
+SET status = ?, attempts = attempts + 1, next_attempt_at = COALESCE(?, next_attempt_at),
+    last_status = ?, last_answer = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
+WHERE id = ? AND lease_owner = ?
+"""
+_INSERT_ATTEMPT = """
+INSERT INTO attempts (delivery_ref, attempted_at, duration_ms, http_status, outcome, answer)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
+_PURGE_CHUNK = 1000
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///relative.db` or `sqlite:////absolute/path.db` -> a filesystem path."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ValueError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/file.db)")
+    return Path(url[len(prefix) :])
+
+
+def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+def migrate(path: Path, busy_timeout_ms: int = 5000) -> int:
+    """Apply pending migrations under an exclusive write lock; returns the schema version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = connect(path, busy_timeout_ms)
+    try:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+        )
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = connection.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+            ).fetchone()[0]
+            for migration in migrations("sqlite"):
+                if migration.version <= current:
+                    continue
+                for statement in _statements(migration.sql):
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (migration.version, migration.name, int(time.time() * 1000)),
+                )
+                current = migration.version
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.rollback()
+            raise
+        return int(current)
+    finally:
+        connection.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (`sqlite3.complete_statement` knows the grammar)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+class SQLiteStore:
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self.writer = GroupCommitWriter(lambda: connect(path, busy_timeout_ms))
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-sqlite-reader")
+        self._local = threading.local()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, *, busy_timeout_ms: int = 5000) -> SQLiteStore:
+        try:
+            await asyncio.to_thread(migrate, path, busy_timeout_ms)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot prepare database {path}: {exc}") from exc
+        store = cls(path, busy_timeout_ms=busy_timeout_ms)
+        store.writer.start()
+        return store
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await asyncio.to_thread(self.writer.close)
+        await self._read(lambda connection: connection.close())
+        self._closed = True
+        self._reader.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._read(lambda connection: connection.execute("SELECT 1").fetchone())
+
+    async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
+        return await self.writer.run(
+            lambda connection: [_ingest_one(connection, e) for e in events]
+        )
+
+    async def claim(
+        self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]
+    ) -> list[ClaimedDelivery]:
+        if not destinations:
+            return []
+        names = sorted(destinations)
+        marks = ",".join("?" * len(names))
+        sql = f"""
+            UPDATE deliveries SET lease_owner = ?, lease_until = ?
+            WHERE id IN (
+                SELECT id FROM deliveries
+                WHERE status = 'pending' AND next_attempt_at <= ?
+                  AND (lease_until IS NULL OR lease_until <= ?)
+                  AND destination IN ({marks})
+                ORDER BY next_attempt_at LIMIT ?)
+            RETURNING id, destination, conversion, attempts, created_at, expires_at
+        """  # noqa: S608 - only placeholders are interpolated
+        params = (owner, now + lease_ms, now, now, *names, limit)
+
+        def claim(connection: sqlite3.Connection) -> list[ClaimedDelivery]:
+            rows = connection.execute(sql, params).fetchall()
+            return sorted((ClaimedDelivery(*row) for row in rows), key=lambda d: d.id)
+
+        return await self.writer.run(claim)
+
+    async def record(self, owner: str, attempts: Sequence[AttemptRecord]) -> None:
+        def record(connection: sqlite3.Connection) -> None:
+            for a in attempts:
+                finished = a.attempted_at if a.status != "pending" else None
+                updated = connection.execute(
+                    _RECORD_ATTEMPT,
+                    (
+                        a.status,
+                        a.next_attempt_at,
+                        a.http_status,
+                        a.answer,
+                        finished,
+                        a.delivery_id,
+                        owner,
+                    ),
+                ).rowcount
+                if updated:
+                    connection.execute(
+                        _INSERT_ATTEMPT,
+                        (
+                            a.delivery_id,
+                            a.attempted_at,
+                            a.duration_ms,
+                            a.http_status,
+                            a.status,
+                            a.answer,
+                        ),
+                    )
+
+        await self.writer.run(record)
+
+    async def release(self, owner: str, ids: Collection[int]) -> None:
+        chosen = list(ids)
+        if not chosen:
+            return
+        marks = ",".join("?" * len(chosen))
+        sql = (
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "  # noqa: S608
+            f"WHERE lease_owner = ? AND id IN ({marks})"
+        )
+        await self.writer.run(lambda connection: connection.execute(sql, (owner, *chosen)))
+
+    async def list_deliveries(
+        self, *, status: DeliveryStatus | None, destination: str | None, limit: int
+    ) -> list[DeliveryView]:
+        where, params = _delivery_filter(None, status, destination)
+        sql = f"""
+            SELECT d.id, e.source, e.event_id, d.rule, d.destination, d.status, d.attempts,
+                   d.created_at, d.next_attempt_at, d.finished_at, d.last_status, d.last_answer
+            FROM deliveries d JOIN events e ON e.id = d.event_ref
+            WHERE {where} ORDER BY d.id DESC LIMIT ?
+        """  # noqa: S608 - only placeholders are interpolated
+        rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
+        return [DeliveryView(*row) for row in rows]
+
+    async def retry_deliveries(
+        self,
+        *,
+        ids: Collection[int] | None,
+        status: DeliveryStatus | None,
+        destination: str | None,
+        now: int,
+        expires_at: int,
+    ) -> int:
+        where, params = _delivery_filter(ids, status, destination)
+        sql = f"""
+            UPDATE deliveries AS d
+            SET status = 'pending', next_attempt_at = ?, expires_at = ?, finished_at = NULL,
+                lease_owner = NULL, lease_until = NULL
+            WHERE {where}
+        """  # noqa: S608 - only placeholders are interpolated
+        count: int = await self.writer.run(
+            lambda c: c.execute(sql, (now, expires_at, *params)).rowcount
+        )
+        return count
+
+    async def purge(self, *, payloads_before: int, events_before: int) -> PurgeCounts:
+        cleared = deleted = 0
+        while True:  # short transactions, so ingest never waits long behind a purge
+            chunk = await self.writer.run(
+                lambda c: (
+                    c.execute(
+                        "UPDATE events SET payload = NULL WHERE id IN (SELECT id FROM events"
+                        " WHERE received_at < ? AND payload IS NOT NULL LIMIT ?)",
+                        (payloads_before, _PURGE_CHUNK),
+                    ).rowcount
+                )
+            )
+            cleared += chunk
+            if chunk < _PURGE_CHUNK:
+                break
+        while True:
+            chunk = await self.writer.run(
+                lambda c: (
+                    c.execute(
+                        "DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
+                        " WHERE e.received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
+                        " WHERE d.event_ref = e.id AND d.status = 'pending') LIMIT ?)",
+                        (events_before, _PURGE_CHUNK),
+                    ).rowcount
+                )
+            )
+            deleted += chunk
+            if chunk < _PURGE_CHUNK:
+                break
+        return PurgeCounts(cleared, deleted)
+
+    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StoreUnavailable("store is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._reader, self._run_read, query)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def _run_read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = connect(self.path, self._busy_timeout_ms)
+            connection.execute("PRAGMA query_only = ON")
+            self._local.connection = connection
+        return query(connection)
+
+
+def _ingest_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
+    row = connection.execute(
+        _INSERT_EVENT,
+        (
+            event.source,
+            event.event_id,
+            event.type,
+            event.received_at,
+            event.outcome,
+            event.detail,
+            event.raw,
+        ),
+    ).fetchone()
+    if row is None:
+        return Stored("duplicate", 0)
+    event_ref = row[0]
+    created = 0
+    first_recorded_by: str | None = None
+    for d in event.deliveries:
+        inserted = connection.execute(
+            _INSERT_DELIVERY,
+            (
+                event_ref,
+                d.rule,
+                d.destination,
+                d.dedupe_key,
+                d.conversion,
+                event.received_at,
+                d.expires_at,
+                event.received_at,
+            ),
+        ).fetchone()
+        if inserted is not None:
+            created += 1
+        elif first_recorded_by is None:
+            found = connection.execute(_FIRST_RECORDED_BY, (d.destination, d.dedupe_key)).fetchone()
+            first_recorded_by = found[0] if found else "?"
+    if event.deliveries and created == 0:
+        detail = orjson.loads(event.detail)
+        detail["reason"] = f"conversion already recorded from event {first_recorded_by}"
+        connection.execute(
+            "UPDATE events SET outcome = 'duplicate', detail = ? WHERE id = ?",
+            (orjson.dumps(detail), event_ref),
+        )
+        return Stored("duplicate", 0, first_recorded_by)
+    return Stored(event.outcome, created, first_recorded_by)
+
+
+def _delivery_filter(
+    ids: Collection[int] | None, status: str | None, destination: str | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
+    if ids is not None:
+        chosen = list(ids)
+        clauses.append(f"d.id IN ({','.join('?' * len(chosen))})" if chosen else "0 = 1")
+        params.extend(chosen)
+    if status is not None:
+        clauses.append("d.status = ?")
+        params.append(status)
+    if destination is not None:
+        clauses.append("d.destination = ?")
+        params.append(destination)
+    return " AND ".join(clauses), params

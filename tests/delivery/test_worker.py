@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from bridge.delivery.backoff import RetryPolicy
+from bridge.delivery.worker import Worker, WorkerSettings
+from bridge.ingest import Ingestor
+from bridge.mapping import Config, load_config
+from bridge.sources import InboundRequest
+from bridge.store.base import DeliveryView
+from bridge.store.sqlite import SQLiteStore
+from tests.support import stripe as s
+from tests.support.mappings import ENVIRON, SOURCE, write_mappings
+from tests.support.process import free_port
+from tests.support.vendor import Answer, LoopbackVendor
+
+RULE = """
+rules:
+  - name: paid
+    source: stripe
+    events: checkout.session.completed
+    destination: pagent
+    conversion:
+      session_id: data.object.metadata.pagent_session_id
+      user_id: data.object.metadata.pagent_user_id
+      goal_id: data.object.metadata.pagent_conversion_id
+      revenue: stripe_money(data.object.amount_total, data.object.currency)
+"""
+PAGENT = """
+destinations:
+  pagent:
+    vendor: pagent
+    base_url: ${PAGENT_BASE_URL}
+    api_key: ${PAGENT_API_KEY}
+    timeout_seconds: 0.5
+    max_age_hours: 1
+"""
+START = 1_795_000_000.0
+
+
+@dataclass
+class Rig:
+    config: Config
+    store: SQLiteStore
+    ingestor: Ingestor
+    worker: Worker
+    vendor: LoopbackVendor
+    clock: list[float]
+
+    async def receive(self, count: int = 1, **fields: object) -> None:
+        for _ in range(count):
+            raw, headers = s.signed(s.event("checkout.session.completed", **fields))
+            lowered = {k.lower(): v for k, v in headers.items()}
+            reply = await self.ingestor.receive("stripe", InboundRequest("POST", "/", lowered, raw))
+            assert reply.status == 200, reply.body
+
+    async def deliveries(self, status: str | None = None) -> list[DeliveryView]:
+        return await self.store.list_deliveries(status=status, destination=None, limit=1000)  # type: ignore[arg-type]
+
+
+async def make_rig(
+    tmp_path: Path, vendor: LoopbackVendor, base_url: str | None = None, **environ: str
+) -> tuple[Rig, httpx.AsyncClient]:
+    folder = write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, rules=RULE)
+    config = load_config(folder, {**ENVIRON, "PAGENT_BASE_URL": base_url or vendor.url, **environ})
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    clock = [START]
+    client = httpx.AsyncClient()
+    settings = WorkerSettings(
+        poll_interval_seconds=5,
+        lease_seconds=30,
+        shutdown_grace_seconds=0.2,
+        retry=RetryPolicy(base_seconds=10, max_delay_seconds=600),
+    )
+    worker = Worker(
+        store, config.destinations, client, settings, clock=lambda: clock[0], rng=lambda: 0.5
+    )
+    ingestor = Ingestor(config, store, on_new_deliveries=worker.wake, clock=lambda: clock[0])
+    return Rig(config, store, ingestor, worker, vendor, clock), client
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, vendor: LoopbackVendor) -> AsyncIterator[Rig]:
+    built, client = await make_rig(tmp_path, vendor)
+    yield built
+    await built.worker.stop()
+    await client.aclose()
+    await built.store.close()
+
+
+async def test_conversions_due_together_go_in_one_request(rig: Rig) -> None:
+    await rig.receive(3)
+    assert await rig.worker.run_once() == 3
+    [request] = rig.vendor.received
+    assert len(request.json()["events"]) == 3
+    assert {v.status for v in await rig.deliveries()} == {"delivered"}
+
+
+async def test_batches_respect_the_vendor_limit(rig: Rig) -> None:
+    await rig.receive(150)
+    await rig.worker.run_once()
+    assert sorted(len(r.json()["events"]) for r in rig.vendor.received) == [50, 100]
+
+
+async def test_a_server_error_is_retried_with_backoff_then_delivered_once(rig: Rig) -> None:
+    rig.vendor.script(Answer(500, b'{"error": "boom"}'), Answer(503))
+    await rig.receive()
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert (view.status, view.attempts, view.last_answer) == (
+        "pending",
+        1,
+        'HTTP 500: {"error": "boom"}',
+    )
+    assert (
+        view.next_attempt_at == int(START * 1000) + 7_500
+    )  # 10 s ceiling, half fixed + 0.5 of the rest
+    assert await rig.worker.run_once() == 0  # not due yet
+    rig.clock[0] += 7.5
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert view.next_attempt_at == int(rig.clock[0] * 1000) + 15_000  # doubled
+    rig.clock[0] += 15
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert (view.status, view.attempts) == ("delivered", 3)
+    assert len(rig.vendor.received) == 3
+    assert len([r for r in rig.vendor.acknowledged if r is rig.vendor.received[-1]]) == 1
+
+
+async def test_retry_after_is_honoured(rig: Rig) -> None:
+    rig.vendor.script(Answer(429, b"", {"Retry-After": "120"}))
+    await rig.receive()
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert view.next_attempt_at == int(START * 1000) + 120_000
+
+
+async def test_a_client_error_is_dead_with_the_vendors_answer_and_not_retried(rig: Rig) -> None:
+    rig.vendor.script(Answer(401, b'{"error": "API key expired"}'))
+    await rig.receive()
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert view.status == "dead"
+    assert view.last_answer == 'HTTP 401: {"error": "API key expired"}'
+    rig.clock[0] += 3600
+    assert await rig.worker.run_once() == 0
+    assert len(rig.vendor.received) == 1
+
+
+async def test_one_bad_conversion_does_not_sink_its_batch(rig: Rig) -> None:
+    await rig.receive(3)
+    rig.vendor.script(
+        Answer(400, b'{"error": "invalid event"}'),
+        Answer(200),
+        Answer(400, b'{"error": "revenue must be an integer"}'),
+        Answer(200),
+    )
+    await rig.worker.run_once()
+    statuses = sorted(v.status for v in await rig.deliveries())
+    assert statuses == ["dead", "delivered", "delivered"]
+    [dead] = await rig.deliveries("dead")
+    assert "revenue must be an integer" in (dead.last_answer or "")
+    assert [len(r.json()["events"]) for r in rig.vendor.received] == [3, 1, 1, 1]
+
+
+async def test_a_vendor_that_does_not_answer_in_time_is_retried(rig: Rig) -> None:
+    rig.vendor.script(Answer(delay=2))
+    await rig.receive()
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert (view.status, view.last_answer) == ("pending", "no answer within 0.5s")
+
+
+async def test_a_vendor_that_refuses_connections_is_retried(
+    tmp_path: Path, vendor: LoopbackVendor
+) -> None:
+    rig, client = await make_rig(tmp_path, vendor, base_url=f"http://127.0.0.1:{free_port()}")
+    try:
+        await rig.receive()
+        await rig.worker.run_once()
+        [view] = await rig.deliveries()
+        assert view.status == "pending"
+        assert (view.last_answer or "").startswith("connection failed: ConnectError")
+    finally:
+        await client.aclose()
+        await rig.store.close()
+
+
+async def test_a_delivery_past_its_max_age_is_dead_without_being_sent(rig: Rig) -> None:
+    await rig.receive()
+    rig.clock[0] += 3601
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert (view.status, view.last_answer) == ("dead", "max age reached before it could be sent")
+    assert rig.vendor.received == []
+
+
+async def test_retries_stop_when_the_next_one_would_be_too_late(rig: Rig) -> None:
+    rig.vendor.script(Answer(429, b"", {"Retry-After": "7200"}))
+    await rig.receive()
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert view.status == "dead"
+    assert view.last_answer == "max age reached after 1 attempts; last: HTTP 429"
+
+
+async def test_deliveries_wait_while_the_destination_secret_is_unset(
+    tmp_path: Path, vendor: LoopbackVendor
+) -> None:
+    rig, client = await make_rig(tmp_path, vendor)
+    try:
+        await rig.receive()
+        waiting = load_config(
+            tmp_path / "mappings",
+            {"STRIPE_WEBHOOK_SECRET": s.SECRET, "PAGENT_BASE_URL": vendor.url},
+        )
+        idle = Worker(rig.store, waiting.destinations, client, clock=lambda: rig.clock[0])
+        assert await idle.run_once() == 0
+        [view] = await rig.deliveries()
+        assert (view.status, view.attempts) == ("pending", 0)
+        assert await rig.worker.run_once() == 1  # once the key is set, it goes
+    finally:
+        await client.aclose()
+        await rig.store.close()
+
+
+async def test_new_deliveries_wake_the_worker_without_waiting_for_the_poll(rig: Rig) -> None:
+    rig.worker.start()
+    await asyncio.sleep(0.05)
+    await rig.receive()
+    await asyncio.to_thread(rig.vendor.wait_for, 1, 2.0, acknowledged=True)  # poll interval is 5 s
+
+
+async def test_stopping_hands_back_leases_of_unfinished_sends(rig: Rig) -> None:
+    rig.vendor.script(Answer(delay=3))
+    await rig.receive()
+    rig.worker.start()
+    await asyncio.to_thread(rig.vendor.wait_for, 1)
+    await rig.worker.stop()  # grace 0.2 s < the vendor's 3 s
+    claimed = await rig.store.claim("next-process", int(rig.clock[0] * 1000), 10, 1000, ["pagent"])
+    assert len(claimed) == 1
+    assert claimed[0].attempts == 0
+    body = orjson.loads(claimed[0].conversion)
+    assert body["session_id"] == "s_8f14e45fceea167a"

@@ -1,0 +1,142 @@
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
+from bridge.sources.stripe import StripeOptions, StripeSource, stripe_exponent
+from tests.support import stripe as s
+
+OLD_SECRET = "whsec_old_0123456789abcdef"
+
+
+def source(secret_value: str | None = s.SECRET, tolerance: int = 300) -> StripeSource:
+    environ = {"STRIPE_WEBHOOK_SECRET": secret_value} if secret_value else {}
+    options = StripeOptions.model_validate(
+        {"kind": "stripe", "secret": "${STRIPE_WEBHOOK_SECRET}", "tolerance_seconds": tolerance},
+        context={"environ": environ},
+    )
+    return StripeSource("stripe", options)
+
+
+def request(body: bytes, headers: dict[str, str]) -> InboundRequest:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return InboundRequest("POST", "http://bridge.test/webhooks/stripe", lowered, body)
+
+
+def test_a_genuine_event_is_verified_and_parsed() -> None:
+    payload = s.event("checkout.session.completed", event_id="evt_genuine")
+    raw, headers = s.signed(payload)
+    [event] = source().verify(request(raw, headers))
+    assert event.event_id == "evt_genuine"
+    assert event.type == "checkout.session.completed"
+    assert event.source == "stripe"
+    assert event.raw == raw
+    assert event.occurred_at == datetime.fromtimestamp(payload["created"], UTC)
+
+
+def test_an_old_secret_still_verifies_during_rotation() -> None:
+    raw, headers = s.signed(s.event("invoice.paid"), secret=OLD_SECRET)
+    rotating = source(f"{s.SECRET},{OLD_SECRET}")
+    assert rotating.verify(request(raw, headers))
+
+
+def test_one_matching_signature_among_several_is_enough() -> None:
+    raw = s.body(s.event("invoice.paid"))
+    now = int(time.time())
+    ours = s.signature(raw, s.SECRET, now).split(",")[1]
+    header = f"t={now},v1={'0' * 64},{ours}"
+    assert source().verify(request(raw, {"Stripe-Signature": header}))
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("wrong secret", "No signatures found matching"),
+        ("tampered body", "No signatures found matching"),
+        ("stale timestamp", "Timestamp outside the tolerance zone"),
+        ("future timestamp", "Timestamp outside the tolerance zone"),
+        ("missing header", "missing Stripe-Signature header"),
+        ("malformed header", "Unable to extract timestamp"),
+        ("no v1 signature", "No signatures found with expected scheme"),
+    ],
+)
+def test_requests_that_are_not_genuine_are_refused(case: str, expected: str) -> None:
+    raw = s.body(s.event("checkout.session.completed"))
+    now = int(time.time())
+    headers = {"Stripe-Signature": s.signature(raw, s.SECRET, now)}
+    if case == "wrong secret":
+        headers["Stripe-Signature"] = s.signature(raw, "whsec_someone_else", now)
+    elif case == "tampered body":
+        raw = raw.replace(b'"amount_total":2499', b'"amount_total":1')
+    elif case == "stale timestamp":
+        headers["Stripe-Signature"] = s.signature(raw, s.SECRET, now - 301)
+    elif case == "future timestamp":
+        headers["Stripe-Signature"] = s.signature(raw, s.SECRET, now + 400)
+    elif case == "missing header":
+        headers = {}
+    elif case == "malformed header":
+        headers["Stripe-Signature"] = "garbage"
+    elif case == "no v1 signature":
+        headers["Stripe-Signature"] = f"t={now},v0=abc"
+    with pytest.raises(VerificationFailed, match=expected) as refused:
+        source().verify(request(raw, headers))
+    assert refused.value.status == 401
+
+
+def test_a_timestamp_inside_the_tolerance_is_accepted() -> None:
+    raw = s.body(s.event("invoice.paid"))
+    headers = {"Stripe-Signature": s.signature(raw, s.SECRET, int(time.time()) - 290)}
+    assert source().verify(request(raw, headers))
+
+
+def test_tolerance_is_configurable() -> None:
+    raw = s.body(s.event("invoice.paid"))
+    headers = {"Stripe-Signature": s.signature(raw, s.SECRET, int(time.time()) - 120)}
+    with pytest.raises(VerificationFailed, match="tolerance"):
+        source(tolerance=60).verify(request(raw, headers))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"type": "invoice.paid"}', "no 'id'"),
+        (b'{"id": "evt_1"}', "no 'type'"),
+    ],
+)
+def test_genuine_but_unusable_bodies_are_malformed(raw: bytes, expected: str) -> None:
+    headers = {"Stripe-Signature": s.signature(raw)}
+    with pytest.raises(MalformedPayload, match=expected) as refused:
+        source().verify(request(raw, headers))
+    assert refused.value.status == 400
+
+
+def test_a_body_that_is_not_utf8_is_malformed() -> None:
+    with pytest.raises(MalformedPayload, match="UTF-8"):
+        source().verify(request(b"\xff\xfe{}", {"Stripe-Signature": "t=1,v1=00"}))
+
+
+def test_a_source_without_its_secret_is_not_ready() -> None:
+    unset = source(None)
+    assert not unset.ready
+    assert unset.missing_secrets() == ["STRIPE_WEBHOOK_SECRET"]
+    with pytest.raises(VerificationFailed):
+        unset.verify(request(*s.signed(s.event("invoice.paid"))))
+
+
+def test_thin_events_carry_iso_times() -> None:
+    raw = (
+        b'{"id":"evt_thin","object":"v2.core.event","type":"v1.invoice.paid",'
+        b'"created":"2026-11-22T10:00:00.000Z"}'
+    )
+    [event] = source().parse(raw)
+    assert event.occurred_at == datetime(2026, 11, 22, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("code", "exponent"), [("jpy", 0), ("KWD", 3), ("ISK", 2), ("usd", 2), ("MGA", 0)]
+)
+def test_stripe_minor_units(code: str, exponent: int) -> None:
+    assert stripe_exponent(code) == exponent

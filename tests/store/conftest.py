@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bridge.store import Store, open_store
+from bridge.store.base import NewDelivery, NewEvent
+
+NOW = 1_795_000_000_000
+HOUR = 3_600_000
+
+
+@pytest.fixture(params=["sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Every behavioural test runs against each Store implementation."""
+    opened = await open_store(f"sqlite:///{tmp_path / 'bridge.db'}")
+    yield opened
+    await opened.close()
+
+
+def new_event(
+    event_id: str = "evt_1",
+    *deliveries: tuple[str, str],
+    outcome: str = "accepted",
+    received_at: int = NOW,
+    source: str = "stripe",
+    raw: bytes = b'{"id": "evt"}',
+) -> NewEvent:
+    """An event with deliveries given as (destination, dedupe_key) pairs."""
+    return NewEvent(
+        source=source,
+        event_id=event_id,
+        type="checkout.session.completed",
+        received_at=received_at,
+        outcome=outcome,  # type: ignore[arg-type]
+        detail=orjson.dumps({"reason": None, "rules": []}),
+        raw=raw,
+        deliveries=tuple(
+            NewDelivery(destination, "rule", key, b'{"conversion": true}', received_at + 72 * HOUR)
+            for destination, key in deliveries
+        ),
+    )

@@ -1,0 +1,144 @@
+"""What is particular to the SQLite store: durability settings, migrations, group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from bridge.store import StoreUnavailable
+from bridge.store.sqlite import SQLiteStore, connect, migrate, sqlite_path
+from tests.store.conftest import new_event
+
+
+def test_connections_use_wal_and_fsync_every_commit(tmp_path: Path) -> None:
+    connection = connect(tmp_path / "b.db", 1000)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_migrations_are_versioned_and_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "b.db"
+    assert migrate(path) == 1
+    assert migrate(path) == 1
+    rows = sqlite3.connect(path).execute("SELECT version, name FROM schema_migrations").fetchall()
+    assert rows == [(1, "initial")]
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [("sqlite:///data/b.db", "data/b.db"), ("sqlite:////var/lib/b.db", "/var/lib/b.db")],
+)
+def test_sqlite_urls(url: str, path: str) -> None:
+    assert sqlite_path(url) == Path(path)
+
+
+async def test_concurrent_requests_share_commits(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    try:
+        results = await asyncio.gather(
+            *(store.ingest([new_event(f"evt_{n}", ("pagent", f"k{n}"))]) for n in range(200))
+        )
+        assert all(r[0].outcome == "accepted" for r in results)
+        assert store.writer.jobs == 200
+        assert store.writer.commits < 200  # several requests per fsync
+    finally:
+        await store.close()
+
+
+async def test_one_jobs_failure_never_touches_another_jobs_rows(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    try:
+
+        def failing(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT INTO events (source, event_id, type, received_at, outcome, detail)"
+                " VALUES ('s', 'doomed', 't', 0, 'ignored', x'')"
+            )
+            raise RuntimeError("this request fails after writing")
+
+        outcomes = await asyncio.gather(
+            store.ingest([new_event("evt_before")]),
+            store.writer.run(failing),
+            store.ingest([new_event("evt_after")]),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[1], RuntimeError)
+        assert store.writer.commits == 1  # all three ran in the same group
+        rows = (
+            sqlite3.connect(tmp_path / "b.db")
+            .execute("SELECT event_id FROM events ORDER BY id")
+            .fetchall()
+        )
+        assert rows == [("evt_before",), ("evt_after",)]
+    finally:
+        await store.close()
+
+
+async def test_when_the_disk_is_full_nothing_is_reported_stored_that_is_not(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    try:
+        pages = await store.writer.run(lambda c: c.execute("PRAGMA page_count").fetchone()[0])
+        await store.writer.run(lambda c: c.execute(f"PRAGMA max_page_count = {pages + 3}"))
+        big = b"x" * 200_000
+        outcomes = await asyncio.gather(
+            *(
+                store.ingest(
+                    [new_event(f"evt_{n}", ("pagent", f"k{n}"), raw=big if n % 3 == 0 else b"{}")]
+                )
+                for n in range(30)
+            ),
+            return_exceptions=True,
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        assert failures
+        assert all(isinstance(f, StoreUnavailable) for f in failures)
+        stored = {f"evt_{n}" for n, o in enumerate(outcomes) if not isinstance(o, BaseException)}
+        rows = {
+            r[0] for r in sqlite3.connect(tmp_path / "b.db").execute("SELECT event_id FROM events")
+        }
+        assert rows == stored  # every success is on disk, every failure left nothing
+    finally:
+        await store.close()
+
+
+async def test_slow_writes_never_block_the_event_loop(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    try:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        counting = asyncio.create_task(ticker())
+        await store.writer.run(lambda c: time.sleep(0.3))  # a stalled fsync
+        counting.cancel()
+        assert ticks >= 15
+    finally:
+        await store.close()
+
+
+async def test_a_closed_store_refuses_work_as_unavailable(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    await store.close()
+    with pytest.raises(StoreUnavailable):
+        await store.ingest([new_event()])
+
+
+async def test_a_locked_database_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "b.db", busy_timeout_ms=100)
+    blocker = sqlite3.connect(tmp_path / "b.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable, match="locked"):
+            await store.ingest([new_event()])
+    finally:
+        blocker.execute("ROLLBACK")
+        await store.close()

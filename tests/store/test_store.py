@@ -1,0 +1,190 @@
+"""Behaviour every Store implementation must show (run against each by the `store` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bridge.store import Store
+from bridge.store.base import AttemptRecord
+from tests.store.conftest import HOUR, NOW, new_event
+
+LEASE = 60_000
+
+
+async def test_an_event_and_its_deliveries_are_stored_together(store: Store) -> None:
+    [stored] = await store.ingest([new_event("evt_1", ("pagent", "k1"), ("convert", "k1"))])
+    assert stored.outcome == "accepted"
+    assert stored.new_deliveries == 2
+    views = await store.list_deliveries(status="pending", destination=None, limit=10)
+    assert sorted(v.destination for v in views) == ["convert", "pagent"]
+    assert {v.event_id for v in views} == {"evt_1"}
+
+
+async def test_a_redelivered_event_is_a_duplicate_and_creates_nothing(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
+    [again] = await store.ingest([new_event("evt_1", ("pagent", "k2"))])
+    assert again.outcome == "duplicate"
+    assert again.new_deliveries == 0
+    assert len(await store.list_deliveries(status=None, destination=None, limit=10)) == 1
+
+
+async def test_the_same_event_id_from_another_source_is_a_different_event(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
+    [other] = await store.ingest([new_event("evt_1", ("pagent", "k9"), source="stripe-eu")])
+    assert other.outcome == "accepted"
+
+
+async def test_a_conversion_already_recorded_by_another_event_is_not_recorded_twice(
+    store: Store,
+) -> None:
+    await store.ingest([new_event("evt_checkout", ("pagent", "txn:goal:pi_1"))])
+    [second] = await store.ingest([new_event("evt_payment_intent", ("pagent", "txn:goal:pi_1"))])
+    assert second.outcome == "duplicate"
+    assert second.duplicate_of == "evt_checkout"
+    assert len(await store.list_deliveries(status=None, destination=None, limit=10)) == 1
+
+
+async def test_ignored_and_unmapped_events_are_kept_without_deliveries(store: Store) -> None:
+    results = await store.ingest(
+        [new_event("evt_a", outcome="ignored"), new_event("evt_b", outcome="unmapped")]
+    )
+    assert [r.outcome for r in results] == ["ignored", "unmapped"]
+    [again] = await store.ingest([new_event("evt_b", outcome="unmapped")])
+    assert again.outcome == "duplicate"
+
+
+async def test_a_lease_gives_a_delivery_to_one_worker_until_it_ends(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
+    [claimed] = await store.claim("worker-a", NOW, 10, LEASE, ["pagent"])
+    assert await store.claim("worker-b", NOW + 1000, 10, LEASE, ["pagent"]) == []
+    [reclaimed] = await store.claim("worker-b", NOW + LEASE, 10, LEASE, ["pagent"])
+    assert reclaimed.id == claimed.id
+
+
+async def test_only_deliveries_for_ready_destinations_are_claimed(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"), ("convert", "k1"))])
+    claimed = await store.claim("w", NOW, 10, LEASE, ["convert"])
+    assert [c.destination for c in claimed] == ["convert"]
+    assert await store.claim("w", NOW, 10, LEASE, []) == []
+
+
+async def test_concurrent_claims_never_hand_out_the_same_delivery(store: Store) -> None:
+    await store.ingest([new_event(f"evt_{n}", ("pagent", f"k{n}")) for n in range(50)])
+    batches = await asyncio.gather(
+        *(store.claim(f"w{n}", NOW, 7, LEASE, ["pagent"]) for n in range(10))
+    )
+    ids = [d.id for batch in batches for d in batch]
+    assert len(ids) == len(set(ids)) == 50
+
+
+async def test_a_retry_waits_until_its_time(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
+    [claimed] = await store.claim("w", NOW, 10, LEASE, ["pagent"])
+    await store.record(
+        "w",
+        [
+            AttemptRecord(
+                claimed.id,
+                "pending",
+                NOW,
+                5,
+                next_attempt_at=NOW + 30_000,
+                http_status=500,
+                answer="HTTP 500",
+            )
+        ],
+    )
+    assert await store.claim("w", NOW + 29_999, 10, LEASE, ["pagent"]) == []
+    [again] = await store.claim("w", NOW + 30_000, 10, LEASE, ["pagent"])
+    assert again.attempts == 1
+
+
+async def test_a_worker_whose_lease_expired_cannot_overwrite_the_new_owner(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
+    [claimed] = await store.claim("slow", NOW, 10, LEASE, ["pagent"])
+    await store.claim("fast", NOW + LEASE, 10, LEASE, ["pagent"])
+    await store.record("slow", [AttemptRecord(claimed.id, "dead", NOW + LEASE, 5, answer="late")])
+    await store.record(
+        "fast", [AttemptRecord(claimed.id, "delivered", NOW + LEASE, 5, http_status=200)]
+    )
+    [view] = await store.list_deliveries(status=None, destination=None, limit=10)
+    assert (view.status, view.attempts) == ("delivered", 1)
+
+
+async def test_finished_deliveries_are_never_claimed_again(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"), ("convert", "k1"))])
+    claimed = await store.claim("w", NOW, 10, LEASE, ["pagent", "convert"])
+    await store.record(
+        "w",
+        [
+            AttemptRecord(claimed[0].id, "delivered", NOW, 5, http_status=200),
+            AttemptRecord(claimed[1].id, "dead", NOW, 5, http_status=400, answer="HTTP 400: bad"),
+        ],
+    )
+    assert await store.claim("w", NOW + 10 * LEASE, 10, LEASE, ["pagent", "convert"]) == []
+    [dead] = await store.list_deliveries(status="dead", destination=None, limit=10)
+    assert (dead.last_status, dead.last_answer) == (400, "HTTP 400: bad")
+
+
+async def test_released_leases_are_claimable_at_once(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
+    [claimed] = await store.claim("stopping", NOW, 10, LEASE, ["pagent"])
+    await store.release("stopping", [claimed.id])
+    [again] = await store.claim("other", NOW + 1, 10, LEASE, ["pagent"])
+    assert again.id == claimed.id
+    assert again.attempts == 0
+
+
+async def test_dead_deliveries_can_be_retried_with_a_fresh_max_age(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1")), new_event("evt_2", ("pagent", "k2"))])
+    claimed = await store.claim("w", NOW, 10, LEASE, ["pagent"])
+    await store.record("w", [AttemptRecord(d.id, "dead", NOW, 1, answer="x") for d in claimed])
+    later = NOW + 100 * HOUR
+    count = await store.retry_deliveries(
+        ids=None, status="dead", destination="pagent", now=later, expires_at=later + 72 * HOUR
+    )
+    assert count == 2
+    revived = await store.claim("w", later, 10, LEASE, ["pagent"])
+    assert [d.expires_at for d in revived] == [later + 72 * HOUR] * 2
+
+
+async def test_retry_by_id_touches_only_those_deliveries(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1")), new_event("evt_2", ("pagent", "k2"))])
+    claimed = await store.claim("w", NOW, 10, LEASE, ["pagent"])
+    await store.record("w", [AttemptRecord(d.id, "dead", NOW, 1) for d in claimed])
+    count = await store.retry_deliveries(
+        ids=[claimed[0].id], status=None, destination=None, now=NOW, expires_at=NOW + HOUR
+    )
+    assert count == 1
+    assert len(await store.list_deliveries(status="dead", destination=None, limit=10)) == 1
+
+
+async def test_purge_erases_old_payloads_and_finished_events_but_keeps_pending_work(
+    store: Store,
+) -> None:
+    old = NOW - 10 * 24 * HOUR
+    await store.ingest(
+        [
+            new_event("evt_old_done", ("pagent", "k1"), received_at=old),
+            new_event("evt_old_pending", ("pagent", "k2"), received_at=old),
+            new_event("evt_new", ("pagent", "k3")),
+        ]
+    )
+    claimed = await store.claim("w", NOW, 10, LEASE, ["pagent"])
+    done = next(d for d in claimed if d.created_at == old)
+    await store.record("w", [AttemptRecord(done.id, "delivered", NOW, 1, http_status=200)])
+    counts = await store.purge(
+        payloads_before=NOW - 7 * 24 * HOUR, events_before=NOW - 7 * 24 * HOUR
+    )
+    assert counts.payloads_cleared == 2
+    assert counts.events_deleted == 1
+    remaining = {
+        v.event_id for v in await store.list_deliveries(status=None, destination=None, limit=10)
+    }
+    assert remaining == {"evt_old_pending", "evt_new"}
+    [again] = await store.ingest([new_event("evt_old_done", ("pagent", "k1"))])
+    assert again.outcome == "accepted"  # dedupe keys live exactly as long as configured
+
+
+async def test_store_answers_ping(store: Store) -> None:
+    await store.ping()

@@ -1,0 +1,1 @@
+"""Shared test helpers: real signatures, a loopback vendor, a real bridge process."""

@@ -1,0 +1,43 @@
+"""Mapping directories written from text, for tests that need a particular configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+from bridge.mapping import Config, load_config
+
+ENVIRON = {
+    "STRIPE_WEBHOOK_SECRET": "whsec_test_b2f1c0d9e8a7f6e5d4c3b2a1",
+    "PAGENT_API_KEY": "pk_test",
+}
+
+SOURCE = """
+sources:
+  stripe:
+    kind: stripe
+    secret: ${STRIPE_WEBHOOK_SECRET}
+"""
+
+PAGENT = """
+destinations:
+  pagent:
+    vendor: pagent
+    base_url: ${PAGENT_BASE_URL:-http://127.0.0.1:9}
+    api_key: ${PAGENT_API_KEY}
+"""
+
+
+def write_mappings(directory: Path, **files: str) -> Path:
+    """`write_mappings(tmp, rules="...")` writes `rules.yaml` (etc.) into `directory/mappings`."""
+    folder = directory / "mappings"
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / f"{name.removesuffix('_yaml')}.yaml").write_text(dedent(text))
+    return folder
+
+
+def config_with_rules(directory: Path, rules: str, environ: dict[str, str] | None = None) -> Config:
+    """Source `stripe`, destination `pagent`, and the given `rules:` block."""
+    folder = write_mappings(directory, source=SOURCE, pagent=PAGENT, rules=rules)
+    return load_config(folder, ENVIRON if environ is None else environ)

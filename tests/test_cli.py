@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bridge.cli import main
+from bridge.store.base import AttemptRecord
+from bridge.store.sqlite import SQLiteStore
+from tests.store.conftest import NOW, new_event
+from tests.support import stripe as s
+from tests.support.mappings import ENVIRON
+
+SAMPLE = str(s.SAMPLES / "checkout.session.completed.json")
+
+
+@pytest.fixture(autouse=True)
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BRIDGE_MAPPINGS_DIR", str(s.REPO / "mappings"))
+    database = tmp_path / "cli.db"
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", f"sqlite:///{database}")
+    return database
+
+
+def test_check_passes_on_the_shipped_mappings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out == "ok: 3 files, 1 sources, 1 destinations, 3 rules\n"
+
+
+def test_check_reports_secrets_not_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PAGENT_API_KEY")
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: destination 'pagent' (" in out
+    assert "PAGENT_API_KEY is not set" in out
+    assert main(["check", "--strict"]) == 1
+
+
+def test_check_fails_with_file_line_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for path in (s.REPO / "mappings").glob("*.yaml"):
+        (folder / path.name).write_text(path.read_text())
+    rules = folder / "stripe-to-pagent.yaml"
+    rules.write_text(
+        rules.read_text().replace(
+            "stripe_money(data.object.amount_total",
+            "stripe_money(data.object.amount_total, 'usd', 'extra'",
+            1,
+        )
+    )
+    assert main(["check", "--mappings", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {rules}:" in err
+    assert "rules[0].conversion.revenue: stripe_money() takes 2 arguments, got 4" in err
+    assert err.strip().endswith(f"1 problem(s) in {folder}")
+
+
+def test_try_shows_the_rule_and_the_exact_request_without_the_secret(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["try", "stripe", SAMPLE]) == 0
+    out = capsys.readouterr().out
+    assert "rule 'stripe-checkout-paid': converted" in out
+    assert "POST https://ingest.pagent.ai/v1/conversions" in out
+    assert "Authorization: Bearer ${PAGENT_API_KEY}" in out
+    assert ENVIRON["PAGENT_API_KEY"] not in out
+    assert '"revenue": 2499' in out
+    assert "(nothing was sent or stored)" in out
+    assert not environment.exists()
+
+
+def test_try_json_carries_the_exact_body(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["try", "stripe", SAMPLE, "--json"]) == 0
+    [report] = orjson.loads(capsys.readouterr().out)
+    [rule] = report["rules"]
+    [request] = rule["requests"]
+    assert request["body"] == (
+        '{"events":[{"session_id":"s_8f14e45fceea167a","user_id":"u_c9f0f895fb98ab91",'
+        '"conversion_id":"0f8fad5b-d9cb-469f-a165-70867728950e","label":"purchase",'
+        '"revenue":2499,"time":1763800123000}]}'
+    )
+
+
+def test_try_explains_events_that_no_rule_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = tmp_path / "customer.json"
+    sample.write_bytes(b'{"id": "evt_c", "type": "customer.created", "data": {"object": {}}}')
+    assert main(["try", "stripe", str(sample)]) == 0
+    assert "no rule applies to this event type" in capsys.readouterr().out
+
+
+def test_try_refuses_unknown_sources_and_unusable_payloads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["try", "paypal", SAMPLE]) == 2
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert main(["try", "stripe", str(broken)]) == 1
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_dead_deliveries_are_listed_with_the_vendor_answer_and_can_be_retried(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def prepare() -> None:
+        store = await SQLiteStore.open(environment)
+        await store.ingest([new_event("evt_dead", ("pagent", "k1"))])
+        [claimed] = await store.claim("w", NOW, 10, 1000, ["pagent"])
+        await store.record(
+            "w",
+            [
+                AttemptRecord(
+                    claimed.id,
+                    "dead",
+                    NOW,
+                    3,
+                    http_status=400,
+                    answer='HTTP 400: {"error":"bad revenue"}',
+                )
+            ],
+        )
+        await store.close()
+
+    asyncio.run(prepare())
+    assert main(["deliveries", "list", "--status", "dead", "--json"]) == 0
+    [dead] = orjson.loads(capsys.readouterr().out)
+    assert (dead["event_id"], dead["last_answer"]) == (
+        "evt_dead",
+        'HTTP 400: {"error":"bad revenue"}',
+    )
+    assert main(["deliveries", "list", "--status", "dead"]) == 0
+    assert 'HTTP 400: {"error":"bad revenue"}' in capsys.readouterr().out
+    assert main(["deliveries", "retry", "--status", "dead"]) == 0
+    assert capsys.readouterr().out == "1 deliveries are due now\n"
+    assert main(["deliveries", "list", "--status", "pending", "--json"]) == 0
+    assert [d["event_id"] for d in orjson.loads(capsys.readouterr().out)] == ["evt_dead"]
+
+
+def test_retry_needs_ids_or_a_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deliveries", "retry"]) == 2

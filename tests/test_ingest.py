@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from bridge.ingest import Ingestor, Reply
+from bridge.mapping import load_config
+from bridge.sources import InboundRequest
+from bridge.store.sqlite import SQLiteStore
+from tests.support import stripe as s
+from tests.support.mappings import ENVIRON
+
+
+class Harness:
+    def __init__(self, store: SQLiteStore, environ: dict[str, str] = ENVIRON) -> None:
+        self.store = store
+        self.wakes = 0
+        config = load_config(s.REPO / "mappings", environ)
+        self.ingestor = Ingestor(config, store, on_new_deliveries=self._wake)
+
+    def _wake(self) -> None:
+        self.wakes += 1
+
+    async def send(
+        self,
+        payload: dict[str, Any] | bytes,
+        headers: dict[str, str] | None = None,
+        source: str = "stripe",
+    ) -> Reply:
+        if isinstance(payload, bytes):
+            raw, signed = payload, {"Stripe-Signature": s.signature(payload)}
+        else:
+            raw, signed = s.signed(payload)
+        lowered = {k.lower(): v for k, v in (signed if headers is None else headers).items()}
+        return await self.ingestor.receive(
+            source, InboundRequest("POST", f"http://b/webhooks/{source}", lowered, raw)
+        )
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return sqlite3.connect(self.store.path).execute(sql).fetchall()
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    yield Harness(store)
+    await store.close()
+
+
+async def test_a_paid_checkout_is_accepted_and_stored_with_its_delivery(harness: Harness) -> None:
+    payload = s.event("checkout.session.completed", event_id="evt_paid")
+    reply = await harness.send(payload)
+    assert (reply.status, reply.body) == (
+        200,
+        {"status": "accepted", "event_id": "evt_paid", "deliveries": 1},
+    )
+    assert harness.rows("SELECT outcome, payload FROM events") == [("accepted", s.body(payload))]
+    [(destination, rule, conversion)] = harness.rows(
+        "SELECT destination, rule, conversion FROM deliveries"
+    )
+    assert (destination, rule) == ("pagent", "stripe-checkout-paid")
+    assert orjson.loads(conversion)["revenue"] == {"minor": 2499, "currency": "USD"}
+    assert harness.wakes == 1
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    ["checkout.session.async_payment_succeeded", "payment_intent.succeeded", "invoice.paid"],
+)
+async def test_every_shipped_example_event_converts(harness: Harness, event_type: str) -> None:
+    reply = await harness.send(s.event(event_type))
+    assert reply.body["status"] == "accepted", reply.body
+
+
+async def test_an_event_no_rule_wants_is_ignored_but_kept_for_replay(harness: Harness) -> None:
+    payload = {
+        "id": "evt_customer",
+        "object": "event",
+        "type": "customer.created",
+        "created": 1763800000,
+        "data": {"object": {}},
+    }
+    reply = await harness.send(payload)
+    assert reply.body == {
+        "status": "ignored",
+        "event_id": "evt_customer",
+        "reason": "no rule for 'stripe' events of type 'customer.created'",
+    }
+    assert harness.rows("SELECT outcome, payload IS NOT NULL FROM events") == [("ignored", 1)]
+    assert harness.wakes == 0
+
+
+async def test_an_unpaid_checkout_is_ignored_with_the_filter_that_said_no(harness: Harness) -> None:
+    reply = await harness.send(s.event("checkout.session.completed", payment_status="unpaid"))
+    assert reply.body["status"] == "ignored"
+    assert (
+        reply.body["reason"]
+        == "rule 'stripe-checkout-paid': when `data.object.payment_status == 'paid'` is false"
+    )
+
+
+async def test_missing_ids_are_unmapped_with_the_reason_and_kept(harness: Harness) -> None:
+    reply = await harness.send(
+        s.event("checkout.session.completed", event_id="evt_noids", metadata={})
+    )
+    assert reply.status == 200
+    assert reply.body["status"] == "unmapped"
+    assert "user_id is missing" in reply.body["reason"]
+    assert "goal_id is missing" in reply.body["reason"]
+    [(outcome, detail)] = harness.rows("SELECT outcome, detail FROM events")
+    assert outcome == "unmapped"
+    assert orjson.loads(detail)["rules"][0]["status"] == "unmapped"
+    assert harness.rows("SELECT COUNT(*) FROM deliveries") == [(0,)]
+
+
+async def test_an_unknown_currency_is_unmapped_never_sent(harness: Harness) -> None:
+    reply = await harness.send(s.event("checkout.session.completed", currency="xyz"))
+    assert reply.body["status"] == "unmapped"
+    assert "unknown currency 'XYZ'" in reply.body["reason"]
+    assert harness.rows("SELECT COUNT(*) FROM deliveries") == [(0,)]
+
+
+async def test_a_redelivery_is_a_duplicate(harness: Harness) -> None:
+    payload = s.event("checkout.session.completed", event_id="evt_twice")
+    await harness.send(payload)
+    reply = await harness.send(payload)
+    assert reply.body == {
+        "status": "duplicate",
+        "event_id": "evt_twice",
+        "reason": "event already received",
+    }
+    assert harness.rows("SELECT COUNT(*) FROM deliveries") == [(1,)]
+    assert harness.wakes == 1
+
+
+async def test_one_payment_reported_by_two_events_counts_once(harness: Harness) -> None:
+    checkout = s.event(
+        "checkout.session.completed", event_id="evt_checkout", payment_intent="pi_shared"
+    )
+    payment = s.event("payment_intent.succeeded", event_id="evt_pi", id="pi_shared")
+    await harness.send(checkout)
+    reply = await harness.send(payment)
+    assert reply.body == {
+        "status": "duplicate",
+        "event_id": "evt_pi",
+        "reason": "conversion already recorded from event evt_checkout",
+    }
+    assert harness.rows("SELECT COUNT(*) FROM deliveries") == [(1,)]
+
+
+async def test_requests_that_are_not_genuine_store_nothing(harness: Harness) -> None:
+    raw, headers = s.signed(s.event("checkout.session.completed"), secret="whsec_wrong")
+    assert (await harness.send(raw, headers)).status == 401
+    assert (await harness.send(raw, {})).status == 401
+    assert (await harness.send(b"{broken")).status == 400
+    assert harness.rows("SELECT COUNT(*) FROM events") == [(0,)]
+
+
+async def test_an_unknown_source_is_404(harness: Harness) -> None:
+    reply = await harness.send(s.event("invoice.paid"), source="paypal")
+    assert (reply.status, reply.body) == (404, {"error": "unknown source 'paypal'"})
+
+
+async def test_a_source_without_its_secret_asks_the_sender_to_retry(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    try:
+        waiting = Harness(store, {"PAGENT_API_KEY": "pk"})
+        reply = await waiting.send(s.event("invoice.paid"))
+        assert reply.status == 503
+        assert reply.body == {
+            "error": "source 'stripe' cannot verify webhooks yet: STRIPE_WEBHOOK_SECRET not set"
+        }
+    finally:
+        await store.close()
+
+
+async def test_a_store_that_cannot_commit_answers_503(harness: Harness) -> None:
+    await harness.store.close()
+    reply = await harness.send(s.event("checkout.session.completed"))
+    assert reply.status == 503
+    assert reply.body == {"error": "storage unavailable, nothing was stored; retry later"}

@@ -1,0 +1,121 @@
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.money import Money, MoneyError, currency_exponent, normalize_currency
+
+
+@pytest.mark.parametrize(
+    ("code", "exponent"), [("USD", 2), ("EUR", 2), ("JPY", 0), ("KWD", 3), ("ISK", 0), ("CLF", 4)]
+)
+def test_exponents_follow_iso_4217(code: str, exponent: int) -> None:
+    assert currency_exponent(code) == exponent
+
+
+def test_currency_codes_are_normalised_from_sender_spelling() -> None:
+    assert normalize_currency(" usd ") == "USD"
+
+
+@pytest.mark.parametrize("code", ["XYZ", "US", "usdollar", ""])
+def test_unknown_currency_is_refused(code: str) -> None:
+    with pytest.raises(MoneyError, match="unknown currency"):
+        normalize_currency(code)
+
+
+def test_currency_without_minor_unit_is_refused() -> None:
+    with pytest.raises(MoneyError, match="no minor unit"):
+        Money.from_minor(100, "XAU")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [(2499, "usd", 2499), (5000, "jpy", 5000), (12345, "kwd", 12345), ("1999", "EUR", 1999)],
+)
+def test_minor_units_are_taken_as_they_are(amount: object, currency: str, minor: int) -> None:
+    assert Money.from_minor(amount, currency) == Money(minor, currency.upper())
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "sender_exponent", "iso_minor"),
+    [
+        (10000, "ISK", 2, 100),  # Stripe counts ISK in hundredths, ISO in whole kronur
+        (1000, "MGA", 0, 100000),  # Stripe treats MGA as zero-decimal, ISO has 2 decimals
+        (1234, "IQD", 2, 12340),  # ISO IQD has 3 decimals
+    ],
+)
+def test_sender_minor_units_are_rescaled_exactly(
+    amount: int, currency: str, sender_exponent: int, iso_minor: int
+) -> None:
+    money = Money.from_minor(amount, currency, exponent=sender_exponent)
+    assert money == Money(iso_minor, currency)
+
+
+def test_rescaling_that_would_lose_a_fraction_is_refused() -> None:
+    with pytest.raises(MoneyError, match="not a whole number"):
+        Money.from_minor(10050, "ISK", exponent=2)
+
+
+@pytest.mark.parametrize("amount", [19.99, True, None, "19.99", "1e3", [1]])
+def test_minor_units_must_be_integers(amount: object) -> None:
+    with pytest.raises(MoneyError):
+        Money.from_minor(amount, "USD")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [
+        ("19.99", "USD", 1999),
+        ("19.9", "USD", 1990),
+        ("0.10", "USD", 10),
+        ("500", "JPY", 500),
+        ("1.234", "KWD", 1234),
+        (Decimal("7.5"), "EUR", 750),
+        (3, "EUR", 300),
+        ("-4.20", "EUR", -420),
+    ],
+)
+def test_major_units_become_exact_minor_units(amount: object, currency: str, minor: int) -> None:
+    assert Money.from_major(amount, currency) == Money(minor, currency)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"), [("19.999", "USD"), ("5.5", "JPY"), ("1.2345", "KWD")]
+)
+def test_major_units_with_too_many_decimals_are_refused(amount: str, currency: str) -> None:
+    with pytest.raises(MoneyError, match="more decimals"):
+        Money.from_major(amount, currency)
+
+
+@pytest.mark.parametrize("amount", ["abc", "NaN", "Infinity", "1e40", 19.99, None, ""])
+def test_unusable_major_amounts_are_refused(amount: object) -> None:
+    with pytest.raises(MoneyError):
+        Money.from_major(amount, "USD")
+
+
+@pytest.mark.parametrize(
+    ("money", "major"),
+    [
+        (Money(1999, "USD"), "19.99"),
+        (Money(500, "JPY"), "500"),
+        (Money(1234, "KWD"), "1.234"),
+        (Money(5, "USD"), "0.05"),
+    ],
+)
+def test_major_is_an_exact_decimal_with_the_currency_decimals(money: Money, major: str) -> None:
+    assert str(money.major()) == major
+
+
+def test_money_refuses_floats_at_construction() -> None:
+    with pytest.raises(MoneyError, match="integer"):
+        Money(19.99, "USD")  # type: ignore[arg-type]
+
+
+CODES = ["USD", "JPY", "KWD", "EUR", "CLF", "BHD"]
+
+
+@given(minor=st.integers(min_value=-(10**15), max_value=10**15), code=st.sampled_from(CODES))
+def test_major_and_minor_round_trip(minor: int, code: str) -> None:
+    money = Money(minor, code)
+    assert Money.from_major(str(money.major()), code) == money

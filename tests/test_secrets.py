@@ -1,0 +1,60 @@
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from bridge.secrets import EnvStr, Secret, SecretList
+
+
+class Options(BaseModel):
+    model_config = {"arbitrary_types_allowed": True}
+    key: Secret
+    many: SecretList = []
+    url: EnvStr = "https://default.example"
+
+
+def load(data: dict[str, object], **environ: str) -> Options:
+    return Options.model_validate(data, context={"environ": environ})
+
+
+def test_secret_reference_reads_the_named_variable() -> None:
+    options = load({"key": "${API_KEY}"}, API_KEY="sk_live_123")
+    assert options.key.reveal() == "sk_live_123"
+    assert options.key.env_var == "API_KEY"
+
+
+def test_secret_never_prints_its_value() -> None:
+    options = load({"key": "${API_KEY}"}, API_KEY="sk_live_123")
+    assert "sk_live_123" not in repr(options)
+    assert "sk_live_123" not in str(options.key)
+
+
+def test_inline_secret_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="never inline"):
+        load({"key": "sk_live_123"})
+
+
+def test_unset_secret_is_not_an_error_but_reports_itself() -> None:
+    options = load({"key": "${API_KEY}"})
+    assert not options.key.is_set
+    assert options.key.reveal() is None
+
+
+def test_comma_separated_values_serve_rotation() -> None:
+    options = load({"key": "${S}"}, S="whsec_new, whsec_old")
+    assert options.key.values() == ["whsec_new", "whsec_old"]
+
+
+def test_secret_list_accepts_one_reference_or_many() -> None:
+    assert [s.env_var for s in load({"key": "${A}", "many": "${B}"}).many] == ["B"]
+    assert [s.env_var for s in load({"key": "${A}", "many": ["${B}", "${C}"]}).many] == ["B", "C"]
+
+
+def test_plain_settings_interpolate_with_defaults() -> None:
+    assert (
+        load({"key": "${K}", "url": "${BASE:-http://127.0.0.1:9}/x"}).url == "http://127.0.0.1:9/x"
+    )
+    assert load({"key": "${K}", "url": "${BASE:-x}"}, BASE="http://proxy").url == "http://proxy"
+
+
+def test_plain_setting_with_unset_variable_and_no_default_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="BASE is not set"):
+        load({"key": "${K}", "url": "${BASE}"})
