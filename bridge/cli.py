@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
+from pydantic import ValidationError
 
 from bridge import __version__
 from bridge.destinations import VendorRequest
@@ -33,7 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for problem in exc.errors(include_url=False):
+            name = "BRIDGE_" + "_".join(str(part) for part in problem["loc"]).upper()
+            print(f"error: {name}: {problem['msg']}", file=sys.stderr)
+        return 2
     if getattr(args, "mappings", None) is not None:
         settings.mappings_dir = args.mappings
     status: int = args.run(args, settings)

@@ -31,10 +31,10 @@ def configure_logging(level: str = "info", fmt: Literal["json", "text"] = "json"
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
-                "{asctime}{levelname}{name}{message}",
+                "{levelname}{name}{message}",
                 style="{",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                timestamp=False,
+                rename_fields={"levelname": "level", "name": "logger"},
+                timestamp="time",  # ISO 8601 in UTC
                 reserved_attrs=[*RESERVED_ATTRS, *_UNWANTED],
             )
         )

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         7.0, gt=0, description="Raw webhook bodies are erased after this long."
     )
     dedupe_retention_days: float = Field(
-        7.0, ge=3, description="Finished events (their dedupe keys) are kept this long."
+        7.0, ge=7, description="Finished events (their dedupe keys) are kept this long."
     )
     retention_interval_seconds: float = Field(3600.0, gt=0)
 

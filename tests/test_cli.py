@@ -148,3 +148,11 @@ def test_dead_deliveries_are_listed_with_the_vendor_answer_and_can_be_retried(
 
 def test_retry_needs_ids_or_a_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deliveries", "retry"]) == 2
+
+
+def test_bad_settings_are_named_by_their_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BRIDGE_PORT", "eighty")
+    assert main(["check"]) == 2
+    assert "error: BRIDGE_PORT: Input should be a valid integer" in capsys.readouterr().err

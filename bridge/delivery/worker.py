@@ -109,6 +109,11 @@ class Worker:
             except StoreUnavailable as exc:
                 log.warning("store unavailable, delivery paused", extra={"error": str(exc)})
                 handled = 0
+            except Exception:
+                # A bug must not stop delivery for good: leases of this round run out and
+                # the deliveries are tried again.
+                log.exception("delivery round failed; retrying after the poll interval")
+                handled = 0
             if handled >= self._settings.claim_limit:
                 continue
             with contextlib.suppress(TimeoutError):

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import jmespath
-from jmespath.exceptions import JMESPathError
+from jmespath.exceptions import JMESPathError, JMESPathTypeError
 
 from bridge.mapping.functions import FUNCTION_NAMES, MONEY_FUNCTIONS, BridgeFunctions, FunctionError
 from bridge.money import MoneyError, normalize_currency
@@ -74,6 +74,12 @@ class JmesExpression(Expression):
             return self._parsed.search(data, options=_OPTIONS)
         except (FunctionError, MoneyError) as exc:
             raise EvaluationError(str(exc)) from None
+        except JMESPathTypeError as exc:
+            # jmespath's own message quotes the value, which may be personal data.
+            expected = ", ".join(exc.expected_types)
+            raise EvaluationError(
+                f"{exc.function_name}() expected {expected}, got {exc.actual_type}"
+            ) from None
         except JMESPathError as exc:
             raise EvaluationError(_one_line(exc)) from None
 

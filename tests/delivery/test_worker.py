@@ -53,6 +53,7 @@ class Rig:
     worker: Worker
     vendor: LoopbackVendor
     clock: list[float]
+    client: httpx.AsyncClient
 
     async def receive(self, count: int = 1, **fields: object) -> None:
         for _ in range(count):
@@ -83,7 +84,7 @@ async def make_rig(
         store, config.destinations, client, settings, clock=lambda: clock[0], rng=lambda: 0.5
     )
     ingestor = Ingestor(config, store, on_new_deliveries=worker.wake, clock=lambda: clock[0])
-    return Rig(config, store, ingestor, worker, vendor, clock), client
+    return Rig(config, store, ingestor, worker, vendor, clock, client), client
 
 
 @pytest.fixture
@@ -250,3 +251,29 @@ async def test_stopping_hands_back_leases_of_unfinished_sends(rig: Rig) -> None:
     assert claimed[0].attempts == 0
     body = orjson.loads(claimed[0].conversion)
     assert body["session_id"] == "s_8f14e45fceea167a"
+
+
+async def test_an_unexpected_error_does_not_stop_delivery_for_good(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_claim = rig.store.claim
+    calls = {"n": 0}
+
+    async def flaky_claim(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in one round")
+        return await real_claim(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rig.store, "claim", flaky_claim)
+    await rig.receive()
+    fast = WorkerSettings(poll_interval_seconds=0.05)
+    worker = Worker(
+        rig.store, rig.config.destinations, rig.client, fast, clock=lambda: rig.clock[0]
+    )
+    worker.start()
+    try:
+        await asyncio.to_thread(rig.vendor.wait_for, 1, 3.0, acknowledged=True)
+    finally:
+        await worker.stop()
+    assert calls["n"] >= 2

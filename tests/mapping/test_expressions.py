@@ -84,3 +84,10 @@ def test_a_bad_currency_in_the_payload_is_an_evaluation_error() -> None:
     payload = {"data": {"object": {"amount_total": 100, "currency": "zzz"}}}
     with pytest.raises(EvaluationError, match="unknown currency 'ZZZ'"):
         expression.search(payload)
+
+
+def test_evaluation_errors_never_quote_payload_values() -> None:
+    expression = compile_expression("length(customer.email_verified)")
+    with pytest.raises(EvaluationError) as failure:
+        expression.search({"customer": {"email_verified": 1, "email": "jane@example.com"}})
+    assert str(failure.value) == "length() expected string, array, object, got number"
