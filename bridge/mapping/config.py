@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
@@ -23,6 +23,8 @@ from bridge.mapping.rules import Rule, RuleSet
 from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
 from bridge.model import CONVERSION_FIELDS
 from bridge.sources import SOURCE_KINDS, Source
+
+_Component = TypeVar("_Component", Source, Destination)
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 """Source, destination and rule names: lower case, digits, `-` and `_` (they appear in URLs)."""
@@ -126,9 +128,15 @@ class _Loader:
                 documents.append(parsed)
         for document, model in documents:
             for name, options in model.sources.items():
-                self._add_source(document, name, options)
+                source = self._build(document, "sources", name, options, "kind", SOURCE_KINDS)
+                if source is not None:
+                    self.sources[name] = source
             for name, options in model.destinations.items():
-                self._add_destination(document, name, options)
+                destination = self._build(
+                    document, "destinations", name, options, "vendor", VENDORS
+                )
+                if destination is not None:
+                    self.destinations[name] = destination
         rules: list[Rule] = []
         for document, model in documents:
             for index, spec in enumerate(model.rules):
@@ -158,37 +166,28 @@ class _Loader:
             self._report(document, (), exc)
             return None
 
-    def _add_source(self, document: YamlDocument, name: str, options: dict[str, Any]) -> None:
-        location: Location = ("sources", name)
-        kind = self._registered(document, location, options, "kind", SOURCE_KINDS, "source kind")
-        if kind is None:
-            return
-        if self._duplicate(document, location, "source", name):
-            return
-        source_class = SOURCE_KINDS[kind]
+    def _build(
+        self,
+        document: YamlDocument,
+        section: str,
+        name: str,
+        options: dict[str, Any],
+        key: str,
+        registry: Mapping[str, type[_Component]],
+    ) -> _Component | None:
+        """Validate one source or destination entry against its kind's options model."""
+        what = section.removesuffix("s")
+        location: Location = (section, name)
+        kind = self._registered(document, location, options, key, registry, f"{what} {key}")
+        if kind is None or self._duplicate(document, location, what, name):
+            return None
+        component = registry[kind]
         try:
-            validated = source_class.options_model.model_validate(options, context=self.context)
+            validated = component.options_model.model_validate(options, context=self.context)
         except ValidationError as exc:
             self._report(document, location, exc)
-            return
-        self.sources[name] = source_class(name, validated)
-
-    def _add_destination(self, document: YamlDocument, name: str, options: dict[str, Any]) -> None:
-        location: Location = ("destinations", name)
-        vendor = self._registered(document, location, options, "vendor", VENDORS, "vendor")
-        if vendor is None:
-            return
-        if self._duplicate(document, location, "destination", name):
-            return
-        destination_class = VENDORS[vendor]
-        try:
-            validated = destination_class.options_model.model_validate(
-                options, context=self.context
-            )
-        except ValidationError as exc:
-            self._report(document, location, exc)
-            return
-        self.destinations[name] = destination_class(name, validated)
+            return None
+        return component(name, validated)
 
     def _compile_rule(
         self, document: YamlDocument, index: int, spec: dict[str, Any], taken: set[str]
