@@ -67,8 +67,13 @@ async def readyz(request: Request) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> Starlette:
-    """The ASGI app; `run_worker` overrides `BRIDGE_WORKER_ENABLED`."""
+def create_app(
+    settings: Settings | None = None, *, run_worker: bool | None = None, webhooks: bool = True
+) -> Starlette:
+    """The ASGI app; `run_worker` overrides `BRIDGE_WORKER_ENABLED`.
+
+    Without `webhooks` it is a worker process that still answers health and readiness probes.
+    """
     settings = settings or Settings()
     with_worker = settings.worker_enabled if run_worker is None else run_worker
 
@@ -82,8 +87,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool | None = No
             await bridge.close()
 
     routes = [
-        Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    if webhooks:
+        routes.append(Route("/webhooks/{source}", receive_webhook, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)

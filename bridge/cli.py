@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from bridge.mapping.errors import MappingError
 from bridge.model import RuleResult
 from bridge.settings import Settings
 from bridge.sources import SourceError
-from bridge.store import StoreUnavailable, open_store
+from bridge.store import StoreUnavailable, migrate_store, open_store
 from bridge.store.base import DeliveryView
 
 
@@ -60,8 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-worker", action="store_true", help="do not deliver in this process")
     serve.set_defaults(run=_serve)
 
-    worker = commands.add_parser("worker", help="run only the delivery worker")
+    worker = commands.add_parser(
+        "worker", help="run only the delivery worker (with /healthz and /readyz for probes)"
+    )
+    worker.add_argument("--host", help="listen address for probes (BRIDGE_HOST)")
+    worker.add_argument("--port", type=int, help="listen port for probes (BRIDGE_PORT)")
     worker.set_defaults(run=_worker)
+
+    migrate = commands.add_parser("migrate", help="apply database schema migrations and exit")
+    migrate.set_defaults(run=_migrate)
 
     check = commands.add_parser("check", help="validate the mapping files")
     check.add_argument("--mappings", type=Path, help="mappings directory (BRIDGE_MAPPINGS_DIR)")
@@ -95,6 +101,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    run_worker = settings.worker_enabled and not args.no_worker
+    return _run_server(settings, args.host, args.port, run_worker=run_worker, webhooks=True)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    return _run_server(settings, args.host, args.port, run_worker=True, webhooks=False)
+
+
+def _run_server(
+    settings: Settings, host: str | None, port: int | None, *, run_worker: bool, webhooks: bool
+) -> int:
     import uvicorn
 
     from bridge.app import create_app
@@ -102,12 +119,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if _load_or_report(settings.mappings_dir) is None:
         return 1
-    app = create_app(settings, run_worker=settings.worker_enabled and not args.no_worker)
+    app = create_app(settings, run_worker=run_worker, webhooks=webhooks)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
-            host=args.host or settings.host,
-            port=settings.port if args.port is None else args.port,
+            host=host or settings.host,
+            port=settings.port if port is None else port,
             log_config=None,
             access_log=False,
             server_header=False,
@@ -118,23 +135,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if server.started else 1
 
 
-def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.service import Bridge
-
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
-    if _load_or_report(settings.mappings_dir) is None:
+    try:
+        version = asyncio.run(migrate_store(settings.database_url, settings.sqlite_busy_timeout_ms))
+    except StoreUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-
-    async def run() -> None:
-        bridge = await Bridge.start(settings, run_worker=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
-        await bridge.close()
-
-    asyncio.run(run())
+    print(f"database schema is at version {version}")
     return 0
 
 

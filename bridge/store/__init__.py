@@ -14,4 +14,13 @@ async def open_store(url: str, *, busy_timeout_ms: int = 5000) -> Store:
     raise ValueError(f"unsupported database URL {url.split(':', 1)[0]!r}: use sqlite:///path.db")
 
 
-__all__ = ["Store", "StoreUnavailable", "open_store"]
+async def migrate_store(url: str, busy_timeout_ms: int = 5000) -> int:
+    """Apply pending schema migrations; returns the schema version. Safe to run concurrently."""
+    store = await open_store(url, busy_timeout_ms=busy_timeout_ms)
+    try:
+        return await store.schema_version()
+    finally:
+        await store.close()
+
+
+__all__ = ["Store", "StoreUnavailable", "migrate_store", "open_store"]

@@ -159,6 +159,14 @@ class SQLiteStore:
     async def ping(self) -> None:
         await self._read(lambda connection: connection.execute("SELECT 1").fetchone())
 
+    async def schema_version(self) -> int:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+            ).fetchone()
+        )
+        return int(row[0])
+
     async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
         return await self.writer.run(
             lambda connection: [_ingest_one(connection, e) for e in events]

@@ -40,7 +40,6 @@ class BridgeProcess:
         self.env = {
             **os.environ,
             "BRIDGE_HOST": "127.0.0.1",
-            "BRIDGE_PORT": str(self.port),
             "BRIDGE_DATABASE_URL": f"sqlite:///{self.db}",
             "BRIDGE_MAPPINGS_DIR": str(REPO / "mappings"),
             "BRIDGE_LOG_FORMAT": "json",
@@ -49,6 +48,7 @@ class BridgeProcess:
             **FAST_WORKER,
             **(env or {}),
         }
+        self.env["BRIDGE_PORT"] = str(self.port)  # every process its own port
         self._process: subprocess.Popen[bytes] | None = None
         self._runs = 0
 
@@ -56,11 +56,12 @@ class BridgeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *args: str) -> BridgeProcess:
+    def start(self, *args: str, command: str = "serve") -> BridgeProcess:
+        """Run `bridge COMMAND ARGS` and wait until it answers /healthz."""
         self._runs += 1
         log = (self.workdir / f"bridge-{self._runs}.log").open("wb")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "serve", *args],
+            [sys.executable, "-m", "bridge", command, *args],
             env=self.env,
             cwd=self.workdir,
             stdout=log,
