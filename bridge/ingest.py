@@ -131,7 +131,8 @@ def summarize(event: Event, results: Sequence[RuleResult]) -> tuple[Any, str | N
     converted = [r for r in results if r.status == "converted"]
     unmapped = [r.reason or r.rule for r in results if r.status == "unmapped"]
     if converted:
-        return "accepted", "; ".join(unmapped) or None
+        refused = [r.reason for r in converted if r.reason]
+        return "accepted", "; ".join(unmapped + refused) or None
     if unmapped:
         return "unmapped", "; ".join(unmapped)
     if results:

@@ -41,7 +41,9 @@ class Conversion:
 
     Identity fields are opaque strings from the browser side (pagent session/user ids, Convert
     visitor id, Scanova scan session, Conductrics session). Raw emails never get here: only
-    `email_sha256`. Revenue is `Money` in minor units.
+    `email_sha256`. Revenue is `Money` in minor units. `exposure` (experience -> variation) and
+    `segments` (visitor attributes for report breakdowns) are what the browser knew, where the
+    sender carries it.
     """
 
     occurred_at: datetime
@@ -56,6 +58,7 @@ class Conversion:
     label: str | None = None
     event_name: str | None = None
     exposure: dict[str, str] | None = None
+    segments: dict[str, str | list[str]] | None = None
     revenue: Money | None = None
     transaction_id: str | None = None
     products_count: int | None = None

@@ -94,6 +94,15 @@ class Money:
         """The amount in major units with exactly the currency's decimals: Decimal('19.99')."""
         return Decimal(self.minor).scaleb(-self.exponent)
 
+    def major_text(self) -> str:
+        """Shortest exact decimal in major units: "19.99", "12.34" for 12340 fils, "5000" yen.
+
+        Vendors that want a JSON number get this text verbatim (`orjson.Fragment`), so the
+        amount never passes through a float.
+        """
+        text = format(self.major(), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
     def __str__(self) -> str:
         return f"{self.major()} {self.currency}"
 

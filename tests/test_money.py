@@ -119,3 +119,18 @@ CODES = ["USD", "JPY", "KWD", "EUR", "CLF", "BHD"]
 def test_major_and_minor_round_trip(minor: int, code: str) -> None:
     money = Money(minor, code)
     assert Money.from_major(str(money.major()), code) == money
+
+
+@pytest.mark.parametrize(
+    ("money", "text"),
+    [
+        (Money(2499, "USD"), "24.99"),
+        (Money(1000, "USD"), "10"),
+        (Money(12340, "KWD"), "12.34"),
+        (Money(5000, "JPY"), "5000"),
+        (Money(-5, "EUR"), "-0.05"),
+        (Money(0, "USD"), "0"),
+    ],
+)
+def test_major_text_is_the_shortest_exact_decimal(money: Money, text: str) -> None:
+    assert money.major_text() == text

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -137,45 +137,51 @@ class Worker:
 
     async def _attempt(self, claimed: Sequence[ClaimedDelivery], now: int) -> list[AttemptRecord]:
         records: list[AttemptRecord] = []
-        by_destination: dict[str, list[ClaimedDelivery]] = defaultdict(list)
+        by_destination: dict[str, list[tuple[ClaimedDelivery, Conversion]]] = defaultdict(list)
         for delivery in claimed:
-            if now >= delivery.expires_at:
-                records.append(
-                    self._give_up(delivery, now, "max age reached before it could be sent")
-                )
+            destination = self._destinations[delivery.destination]
+            conversion = Conversion.from_dict(orjson.loads(delivery.conversion))
+            refusal = (
+                "max age reached before it could be sent"
+                if now >= delivery.expires_at
+                else destination.unsendable(conversion, now)
+            )
+            if refusal:
+                records.append(self._give_up(delivery, now, refusal))
             else:
-                by_destination[delivery.destination].append(delivery)
+                by_destination[delivery.destination].append((delivery, conversion))
         batches: list[Coroutine[Any, Any, list[AttemptRecord]]] = []
-        for name, deliveries in by_destination.items():
+        for name, pending in by_destination.items():
             destination = self._destinations[name]
             size = destination.max_batch
             batches.extend(
-                self._send_batch(destination, deliveries[start : start + size])
-                for start in range(0, len(deliveries), size)
+                self._send_batch(destination, pending[start : start + size])
+                for start in range(0, len(pending), size)
             )
         for batch_records in await asyncio.gather(*batches):
             records.extend(batch_records)
         return records
 
     async def _send_batch(
-        self, destination: Destination, deliveries: Sequence[ClaimedDelivery]
+        self, destination: Destination, batch: Sequence[tuple[ClaimedDelivery, Conversion]]
     ) -> list[AttemptRecord]:
-        conversions = [Conversion.from_dict(orjson.loads(d.conversion)) for d in deliveries]
-        exchanges = [
-            self._exchange(destination, request) for request in destination.requests(conversions)
-        ]
+        requests = destination.requests([conversion for _, conversion in batch])
+        exchanges = [self._exchange(destination, request) for request in requests]
         records: list[AttemptRecord] = []
         for request, verdicts, attempted_at, duration_ms in await asyncio.gather(*exchanges):
-            if len(request.items) > 1 and any(isinstance(v, Dead) and v.split for v in verdicts):
-                # One bad conversion must not sink the batch: find it by sending each alone.
-                singles = [
-                    self._send_batch(destination, [deliveries[index]]) for index in request.items
+            items = [batch[index] for index in request.items]
+            if len(items) > 1 and any(isinstance(v, Dead) and v.split for v in verdicts):
+                # The refusal may be one conversion's fault (or the batch's size): send each
+                # half on its own, recursively, so good conversions get through.
+                middle = len(items) // 2
+                halves = [
+                    self._send_batch(destination, part) for part in (items[:middle], items[middle:])
                 ]
-                for single in await asyncio.gather(*singles):
-                    records.extend(single)
+                for half in await asyncio.gather(*halves):
+                    records.extend(half)
                 continue
-            for index, verdict in zip(request.items, verdicts, strict=True):
-                records.append(self._outcome(deliveries[index], verdict, attempted_at, duration_ms))
+            for (delivery, _), verdict in zip(items, verdicts, strict=True):
+                records.append(self._outcome(delivery, verdict, attempted_at, duration_ms))
         return records
 
     async def _exchange(
@@ -203,6 +209,7 @@ class Worker:
                 answer = VendorResponse(response.status_code, response.headers, response.content)
                 verdicts = destination.classify(request, answer)
             duration_ms = int((time.perf_counter() - started) * 1000)
+        verdicts = [_redacted(destination, verdict) for verdict in verdicts]
         _log_exchange(destination, request, verdicts, duration_ms)
         return request, verdicts, attempted_at, duration_ms
 
@@ -216,7 +223,8 @@ class Worker:
                 attempted_at,
                 duration_ms,
                 http_status=verdict.status,
-                answer=verdict.note or verdict.answer,
+                answer=verdict.answer,
+                outcome="delivered" if verdict.credited else "not_credited",
             )
         if isinstance(verdict, Dead):
             return AttemptRecord(
@@ -267,11 +275,20 @@ class Worker:
         return int(self._clock() * 1000)
 
 
+def _redacted(destination: Destination, verdict: Verdict) -> Verdict:
+    """Vendor answers and error texts are stored and logged: never with a secret in them."""
+    if isinstance(verdict, Delivered):
+        return replace(verdict, answer=verdict.answer and destination.redact(verdict.answer))
+    return replace(verdict, reason=destination.redact(verdict.reason))
+
+
 def _log_exchange(
     destination: Destination, request: VendorRequest, verdicts: Sequence[Verdict], duration_ms: int
 ) -> None:
     first = verdicts[0] if verdicts else None
     outcome = type(first).__name__.lower() if first else "none"
+    if isinstance(first, Delivered) and not first.credited:
+        outcome = "not_credited"
     detail = {
         "destination": destination.name,
         "vendor": destination.vendor,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,9 +33,14 @@ class VendorRequest:
     items: tuple[int, ...]
     shown_headers: Mapping[str, str] = field(default_factory=dict)
     """Replacements for secret-bearing headers when the request is displayed."""
+    shown_url: str | None = None
+    """The URL as displayed, when the real one carries a secret (an API key parameter)."""
 
     def redacted_headers(self) -> dict[str, str]:
         return {name: self.shown_headers.get(name, value) for name, value in self.headers.items()}
+
+    def redacted_url(self) -> str:
+        return self.shown_url or self.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +68,15 @@ class DestinationOptions(BaseModel):
 class Destination(ABC):
     vendor: ClassVar[str]
     options_model: ClassVar[type[DestinationOptions]]
-    required_fields: ClassVar[frozenset[str]]
-    """Conversion fields a rule must map for this vendor to credit anything."""
 
     def __init__(self, name: str, options: DestinationOptions) -> None:
         self.name = name
         self.options = options
+
+    @property
+    @abstractmethod
+    def required_fields(self) -> frozenset[str]:
+        """Conversion fields a rule must map for this vendor to credit anything."""
 
     @property
     @abstractmethod
@@ -92,11 +100,30 @@ class Destination(ABC):
     def requests(self, conversions: Sequence[Conversion]) -> list[VendorRequest]:
         """The exact requests that deliver `conversions` (at most `max_batch` of them)."""
 
+    def validate_field(self, field: str, value: Any) -> str | None:
+        """Why this vendor cannot take `value` for `field`, or None.
+
+        Called when a rule builds a conversion (an invalid value makes it `unmapped`, so it is
+        never sent wrong) and by `bridge check` on constants written in a rule.
+        """
+        return None
+
+    def unsendable(self, conversion: Conversion, now_ms: int) -> str | None:
+        """Why sending `conversion` now would be pointless (it is marked dead instead), or None."""
+        return None
+
     def classify(self, request: VendorRequest, response: VendorResponse) -> list[Verdict]:
         """A verdict per conversion carried by `request`; by default the HTTP status decides."""
         return [classify_http(response.status, response.headers, response.text())] * len(
             request.items
         )
+
+    def redact(self, text: str) -> str:
+        """`text` with this destination's secret values masked, for logs and stored answers."""
+        for secret in self.secrets:
+            for value in secret.values():
+                text = text.replace(value, "***")
+        return text
 
 
 def shown_secret(secret: Secret) -> str:

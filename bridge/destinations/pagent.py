@@ -44,8 +44,11 @@ class PagentOptions(DestinationOptions):
 class PagentDestination(Destination):
     vendor = "pagent"
     options_model = PagentOptions
-    required_fields = frozenset({"session_id", "user_id", "goal_id"})
     options: PagentOptions
+
+    @property
+    def required_fields(self) -> frozenset[str]:
+        return frozenset({"session_id", "user_id", "goal_id"})
 
     @property
     def secrets(self) -> list[Secret]:

@@ -22,8 +22,8 @@ SPLITTABLE = frozenset({400, 413, 422})
 class Delivered:
     status: int | None = None
     answer: str | None = None
-    note: str | None = None
-    """Set when the vendor accepted the call but reported it credited nothing."""
+    credited: bool = True
+    """False when the vendor accepted the call but reported that it credited nothing."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, 
 
 from bridge.destinations import VENDORS, Destination
 from bridge.mapping.errors import MappingError, MappingIssue, dotted
-from bridge.mapping.expressions import Expression, ExpressionError, compile_expression
-from bridge.mapping.fields import FieldError, compile_entry
+from bridge.mapping.expressions import (
+    EvaluationError,
+    Expression,
+    ExpressionError,
+    compile_expression,
+)
+from bridge.mapping.fields import FieldError, coerce, compile_entry
 from bridge.mapping.rules import Rule, RuleSet
 from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
 from bridge.model import CONVERSION_FIELDS
@@ -99,6 +104,15 @@ def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Co
     """Validate and compile all `*.yaml`/`*.yml` files in `directory` (not recursive)."""
     loader = _Loader(environ if environ is not None else os.environ)
     return loader.load(directory)
+
+
+def _constant_problem(destination: Destination, field_name: str, entry: Expression) -> str | None:
+    """Check at load time what a rule writes as constants (the parts that need no payload)."""
+    try:
+        value = coerce(field_name, entry.search({}))
+    except (EvaluationError, FieldError):
+        return None  # depends on the payload: checked per event
+    return None if value is None else destination.validate_field(field_name, value)
 
 
 class _Loader:
@@ -232,6 +246,11 @@ class _Loader:
                     f"destination {destination.name!r} ({destination.vendor}) needs"
                     f" {', '.join(missing)}, which this rule does not map",
                 )
+            for field_name, entry in entries.items():
+                problem = _constant_problem(destination, field_name, entry)
+                if problem:
+                    where = (*location, "conversion", field_name)
+                    self._issue(document, where, f"destination {destination.name!r}: {problem}")
         if len(self.issues) > before:
             return None
         line = document.line_of(location)
@@ -247,6 +266,7 @@ class _Loader:
             file=str(document.path),
             line=line,
             version=document.version,
+            field_checks={d.name: d.validate_field for d in destinations if d is not None},
         )
 
     def _expression(

@@ -1,9 +1,9 @@
 """How a rule's `conversion:` entries are written, and how their values become `Conversion` fields.
 
 An entry is an expression string, `{const: value}`, a bare number or boolean, or (for
-`properties` and `exposure`) a mapping of names to entries. Each field then has one coercion:
-ids become strings, revenue must be `Money` built by a money function (so the unit is always
-explicit), times must be aware datetimes, and so on. Empty strings count as missing.
+`properties`, `exposure` and `segments`) a mapping of names to entries. Each field then has one
+coercion: ids become strings, revenue must be `Money` built by a money function (so the unit is
+always explicit), times must be aware datetimes, and so on. Empty strings count as missing.
 """
 
 from __future__ import annotations
@@ -84,6 +84,18 @@ def _exposure(value: Any) -> dict[str, str]:
     return {str(experience): _identifier(variation) for experience, variation in value.items()}
 
 
+def _segments(value: Any) -> dict[str, str | list[str]]:
+    if not isinstance(value, dict):
+        raise FieldError(f"expected an object of segment -> value, got {_kind(value)}")
+    return {str(key): _segment_value(item) for key, item in value.items()}
+
+
+def _segment_value(value: Any) -> str | list[str]:
+    if isinstance(value, list):
+        return [_identifier(item) for item in value]
+    return _identifier(value)
+
+
 def _money(value: Any) -> Money:
     if isinstance(value, Money):
         return value
@@ -147,6 +159,7 @@ COERCERS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(_ID_FIELDS.split(), _identifier),
     "email_sha256": _sha256_hex,
     "exposure": _exposure,
+    "segments": _segments,
     "revenue": _money,
     "products_count": _count,
     "occurred_at": _moment,

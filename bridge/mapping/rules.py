@@ -8,8 +8,8 @@ whether it matches; its entries build the conversion. A matching rule either con
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.mapping.expressions import EvaluationError, Expression
@@ -30,6 +30,8 @@ class Rule:
     file: str
     line: int | None
     version: str
+    field_checks: Mapping[str, Callable[[str, Any], str | None]] = field(default_factory=dict)
+    """Per destination: why it cannot take a field's value (`Destination.validate_field`)."""
 
     def applies_to(self, event: Event) -> bool:
         return event.source == self.source and (not self.events or event.type in self.events)
@@ -45,30 +47,51 @@ class Rule:
                 return RuleResult(self.name, "skipped", f"when `{self.when.text}` is false")
         values: dict[str, Any] = {}
         problems: list[str] = []
-        for field, entry in self.entries.items():
+        for name, entry in self.entries.items():
             try:
-                value = coerce(field, entry.search(payload))
+                value = coerce(name, entry.search(payload))
             except (EvaluationError, FieldError) as exc:
-                problems.append(f"{field}: {exc}")
+                problems.append(f"{name}: {exc}")
                 continue
             if value is not None:
-                values[field] = value
-            elif field in self.required:
-                problems.append(f"{field} is missing (`{entry.text}` gave nothing)")
+                values[name] = value
+            elif name in self.required:
+                problems.append(f"{name} is missing (`{entry.text}` gave nothing)")
         problems.extend(
-            f"{field} is required by a destination but not mapped"
-            for field in sorted(self.required - self.entries.keys())
+            f"{name} is required by a destination but not mapped"
+            for name in sorted(self.required - self.entries.keys())
         )
         if problems:
             return self._unmapped("; ".join(problems))
+        accepting, refusals = self._accepting_destinations(values)
+        if not accepting:
+            return self._unmapped("; ".join(refusals))
         values.setdefault("occurred_at", event.occurred_at or utc_now())
         provenance = Provenance(event.source, event.event_id, self.name, self.file, self.version)
         return RuleResult(
             self.name,
             "converted",
+            f"rule {self.name!r}: " + "; ".join(refusals) if refusals else None,
             conversion=Conversion(provenance=provenance, **values),
-            destinations=self.destinations,
+            destinations=accepting,
         )
+
+    def _accepting_destinations(self, values: dict[str, Any]) -> tuple[tuple[str, ...], list[str]]:
+        """Destinations that can take these values, and why the others cannot."""
+        accepting: list[str] = []
+        refusals: list[str] = []
+        for destination in self.destinations:
+            check = self.field_checks.get(destination)
+            found = [
+                f"{name}: {problem}"
+                for name, value in values.items()
+                if check is not None and (problem := check(name, value))
+            ]
+            if found:
+                refusals.append(f"destination {destination!r} refuses it: {'; '.join(found)}")
+            else:
+                accepting.append(destination)
+        return tuple(accepting), refusals
 
     def _unmapped(self, reason: str) -> RuleResult:
         return RuleResult(self.name, "unmapped", f"rule {self.name!r}: {reason}")

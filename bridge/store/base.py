@@ -63,6 +63,9 @@ class ClaimedDelivery:
     expires_at: int
 
 
+AttemptOutcome = Literal["delivered", "not_credited", "retry", "dead"]
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """The result of one attempt; `status` is where the delivery goes next."""
@@ -74,6 +77,14 @@ class AttemptRecord:
     next_attempt_at: int | None = None
     http_status: int | None = None
     answer: str | None = None
+    outcome: AttemptOutcome | None = None
+    """What the attempt achieved; defaults from `status` (pending means retry)."""
+
+    @property
+    def label(self) -> AttemptOutcome:
+        if self.outcome is not None:
+            return self.outcome
+        return "retry" if self.status == "pending" else self.status
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,7 +221,7 @@ class SQLiteStore:
                             a.attempted_at,
                             a.duration_ms,
                             a.http_status,
-                            a.status,
+                            a.label,
                             a.answer,
                         ),
                     )

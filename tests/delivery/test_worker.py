@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from bridge.store.sqlite import SQLiteStore
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON, SOURCE, write_mappings
 from tests.support.process import free_port
-from tests.support.vendor import Answer, LoopbackVendor
+from tests.support.vendor import Answer, LoopbackVendor, Received
 
 RULE = """
 rules:
@@ -43,6 +43,7 @@ destinations:
     max_age_hours: 1
 """
 START = 1_795_000_000.0
+PAGENT_IDS = s.sample("checkout.session.completed")["data"]["object"]["metadata"]
 
 
 @dataclass
@@ -156,20 +157,36 @@ async def test_a_client_error_is_dead_with_the_vendors_answer_and_not_retried(ri
     assert len(rig.vendor.received) == 1
 
 
-async def test_one_bad_conversion_does_not_sink_its_batch(rig: Rig) -> None:
-    await rig.receive(3)
-    rig.vendor.script(
-        Answer(400, b'{"error": "invalid event"}'),
-        Answer(200),
-        Answer(400, b'{"error": "revenue must be an integer"}'),
-        Answer(200),
-    )
-    await rig.worker.run_once()
-    statuses = sorted(v.status for v in await rig.deliveries())
-    assert statuses == ["dead", "delivered", "delivered"]
-    [dead] = await rig.deliveries("dead")
-    assert "revenue must be an integer" in (dead.last_answer or "")
-    assert [len(r.json()["events"]) for r in rig.vendor.received] == [3, 1, 1, 1]
+def refuse_session(bad: str) -> Callable[[Received], Answer]:
+    """A vendor that refuses any batch containing the conversion of session `bad`."""
+
+    def answer(request: Received) -> Answer:
+        sessions = [event["session_id"] for event in request.json()["events"]]
+        if bad in sessions:
+            return Answer(400, b'{"error": "revenue must be an integer"}')
+        return Answer(200, orjson.dumps({"accepted": len(sessions)}))
+
+    return answer
+
+
+async def test_one_bad_conversion_does_not_sink_its_batch(tmp_path: Path) -> None:
+    vendor = LoopbackVendor(refuse_session("s_bad")).start()
+    rig, client = await make_rig(tmp_path, vendor)
+    try:
+        for n in range(8):
+            session = "s_bad" if n == 5 else f"s_{n}"
+            await rig.receive(metadata={**PAGENT_IDS, "pagent_session_id": session})
+        await rig.worker.run_once()
+        statuses = sorted(v.status for v in await rig.deliveries())
+        assert statuses == ["dead"] + ["delivered"] * 7
+        [dead] = await rig.deliveries("dead")
+        assert dead.last_answer == 'HTTP 400: {"error": "revenue must be an integer"}'
+        # halving finds it in log2(8) rounds: 8, then 4 + 4, then 2 + 2, then 1 + 1
+        assert sorted(len(r.json()["events"]) for r in vendor.received) == [1, 1, 2, 2, 4, 4, 8]
+    finally:
+        vendor.stop()
+        await client.aclose()
+        await rig.store.close()
 
 
 async def test_a_vendor_that_does_not_answer_in_time_is_retried(rig: Rig) -> None:
