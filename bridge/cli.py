@@ -214,7 +214,7 @@ def _trial(
 def _shown(request: VendorRequest) -> dict[str, Any]:
     return {
         "method": request.method,
-        "url": request.url,
+        "url": request.redacted_url(),
         "headers": request.redacted_headers(),
         "body": request.body.decode(),
     }

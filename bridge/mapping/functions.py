@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from jmespath import functions
 
 from bridge.model import EPOCH
@@ -96,6 +97,16 @@ class BridgeFunctions(functions.Functions):
         if moment.tzinfo is None:
             raise FunctionError(f"iso_time(): {value!r} has no time zone")
         return moment.astimezone(UTC)
+
+    @functions.signature(_TEXT)
+    def _func_json_parse(self, value: Any) -> Any:
+        """A JSON document carried in a string field (metadata values are strings)."""
+        if value is None:
+            return None
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise FunctionError("json_parse(): the text is not valid JSON") from None
 
     @functions.signature(_TEXT)
     def _func_lower(self, value: Any) -> str | None:

@@ -85,3 +85,11 @@ def test_string_helpers() -> None:
     assert value("lower('ABC')") == "abc"
     assert value("upper('abc')") == "ABC"
     assert value("trim('  x ')") == "x"
+
+
+def test_json_parse_reads_json_carried_in_a_string() -> None:
+    carried = {"metadata": {"bucketing": '{"100127238": "1001186427"}'}}
+    assert value("json_parse(metadata.bucketing)", carried) == {"100127238": "1001186427"}
+    assert value("json_parse(metadata.missing)", carried) is None
+    with pytest.raises(EvaluationError, match="not valid JSON"):
+        value("json_parse('{oops')")

@@ -22,10 +22,14 @@ def sample(event_type: str) -> dict[str, Any]:
     return loaded
 
 
-def event(event_type: str, *, event_id: str | None = None, **fields: Any) -> dict[str, Any]:
+def event(
+    event_type: str, *, event_id: str | None = None, created: int | None = None, **fields: Any
+) -> dict[str, Any]:
     """A sample event of `event_type` with a fresh id and `fields` set on `data.object`."""
     built = copy.deepcopy(sample(event_type))
     built["id"] = event_id or f"evt_test_{next(_ids):08d}_{time.monotonic_ns()}"
+    if created is not None:
+        built["created"] = created
     built["data"]["object"].update(fields)
     return built
 

@@ -1,0 +1,148 @@
+"""Conductrics REST runtime API, goals only (`POST {base}/{owner}/v3/agent-api`).
+
+Wire facts from Conductrics' documentation and SDK: the runtime key, session and external
+visitor id travel as query parameters (`apikey`, `session`, `vid`); the body is
+`{"commands": [{"g": goal_code, "v": value}, ...]}`, so several goals of one session share one
+request; `v` is a number in major units (1 for a plain conversion). The answer reports per goal
+what was credited (`data.items[].rs[].v`): 0 means the call was accepted but nothing was
+credited (no prior selection in that session, or already rewarded), which is final, not an
+error. Conductrics credits goals only within 72 hours of the selection, so older conversions
+are not sent. Conductrics itself ignores a second reward of the same goal in one session, so a
+resend after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import orjson
+from pydantic import Field
+
+from bridge.destinations.base import (
+    DEFAULT_USER_AGENT,
+    Destination,
+    DestinationOptions,
+    VendorRequest,
+    VendorResponse,
+    shown_secret,
+)
+from bridge.destinations.verdicts import Delivered, Retry, Verdict, classify_http
+from bridge.model import Conversion, unix_ms
+from bridge.secrets import EnvStr, Secret
+
+NOT_CREDITED = (
+    "accepted but not credited: no selection for this session within the credit window,"
+    " or the goal was already rewarded"
+)
+
+
+class ConductricsOptions(DestinationOptions):
+    vendor: Literal["conductrics"]
+    base_url: EnvStr = "https://api-v3.conductrics.com"
+    owner: EnvStr = Field(min_length=1)
+    """The account (owner) code in the REST API deploy target's URL, e.g. ac-xxxxxx."""
+    api_key: Secret
+    credit_window_hours: float = Field(72.0, gt=0)
+    """Conductrics credits goals this long after the selection; older conversions are not sent."""
+    batch_size: int = Field(100, ge=1, le=1000)
+
+
+class ConductricsDestination(Destination):
+    vendor = "conductrics"
+    options_model = ConductricsOptions
+    options: ConductricsOptions
+
+    @property
+    def required_fields(self) -> frozenset[str]:
+        return frozenset({"visitor_id", "goal_id"})
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return [self.options.api_key]
+
+    @property
+    def max_batch(self) -> int:
+        return self.options.batch_size
+
+    def unsendable(self, conversion: Conversion, now_ms: int) -> str | None:
+        window = timedelta(hours=self.options.credit_window_hours)
+        if now_ms - unix_ms(conversion.occurred_at) > window // timedelta(milliseconds=1):
+            return (
+                f"older than Conductrics' credit window of {self.options.credit_window_hours:g} h:"
+                " it would not be credited"
+            )
+        return None
+
+    def requests(self, conversions: Sequence[Conversion]) -> list[VendorRequest]:
+        """One request per (session, visitor), carrying all of its goals."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, conversion in enumerate(conversions):
+            groups.setdefault(_identity(conversion), []).append(index)
+        return [
+            self._request(identity, [conversions[i] for i in indexes], tuple(indexes))
+            for identity, indexes in groups.items()
+        ]
+
+    def _request(
+        self, identity: tuple[str, str], conversions: list[Conversion], items: tuple[int, ...]
+    ) -> VendorRequest:
+        session, vid = identity
+        commands = [{"g": c.goal_id, "v": _value(c)} for c in conversions]
+        base = f"{self.options.base_url.rstrip('/')}/{self.options.owner}/v3/agent-api"
+        key = self.options.api_key
+        visitor = urlencode({"session": session, "vid": vid})
+        return VendorRequest(
+            method="POST",
+            url=f"{base}?{urlencode({'apikey': key.reveal() or ''})}&{visitor}",
+            headers={"Content-Type": "application/json", "User-Agent": DEFAULT_USER_AGENT},
+            body=orjson.dumps({"commands": commands}),
+            items=items,
+            shown_url=f"{base}?apikey={shown_secret(key)}&{visitor}",
+        )
+
+    def classify(self, request: VendorRequest, response: VendorResponse) -> list[Verdict]:
+        verdict = classify_http(response.status, response.headers, response.text())
+        if not isinstance(verdict, Delivered):
+            return [verdict] * len(request.items)
+        try:
+            answer = orjson.loads(response.body)
+            status = answer.get("status", 200)
+            goals = [item for item in answer["data"]["items"] if "g" in item]
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+            # A resend is harmless (Conductrics rewards a goal once per session).
+            return [Retry(f"unreadable answer: {response.text(200)}", response.status)] * len(
+                request.items
+            )
+        if status != 200:
+            return [classify_http(int(status), response.headers, response.text())] * len(
+                request.items
+            )
+        return [_credited(goals, position, verdict) for position in range(len(request.items))]
+
+
+def _identity(conversion: Conversion) -> tuple[str, str]:
+    """`vid` matches the browser's selections; the API also wants a session (the same is fine)."""
+    vid = str(conversion.visitor_id)
+    return (conversion.session_id or vid, vid)
+
+
+def _value(conversion: Conversion) -> Any:
+    if conversion.revenue is None:
+        return 1
+    return orjson.Fragment(conversion.revenue.major_text().encode())
+
+
+def _credited(goals: list[dict[str, Any]], position: int, delivered: Delivered) -> Verdict:
+    if position >= len(goals):
+        return Delivered(delivered.status, delivered.answer, credited=False)
+    rewards = goals[position].get("rs") or []
+    credited = any(_positive(reward.get("v")) for reward in rewards)
+    answer = None if credited else NOT_CREDITED
+    return Delivered(delivered.status, answer or delivered.answer, credited=credited)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0

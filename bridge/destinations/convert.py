@@ -1,0 +1,212 @@
+"""Convert Experiences Tracking API (`POST /v1/track/{account_id}/{project_id}` or `/{sdk_key}`).
+
+Wire facts from Convert's integration guide, its OpenAPI document and its SDKs:
+- A bot filter runs before anything else: a request whose User-Agent does not start with
+  `ConvertAgent/` is answered 200 and silently dropped. Every request here sends one.
+- `Authorization: Bearer <secret>` only when the SDK key has a secret.
+- Conversions of one visitor share one `visitors[]` entry; many visitors share a request.
+- A conversion is an event `{"eventType": "conversion", "data": {"goalId", "bucketingData"}}`.
+  Revenue goes the way the SDKs send it: a second conversion event of the same goal carrying
+  `goalData` (`amount` as a decimal in major units, `productsCount`, `transactionId`,
+  `customDimension1..5`).
+- `segments` accept only the documented keys and codes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import orjson
+from pydantic import Field, field_validator
+
+from bridge import __version__
+from bridge.destinations.base import Destination, DestinationOptions, VendorRequest, shown_secret
+from bridge.model import Conversion
+from bridge.secrets import EnvStr, Secret
+
+USER_AGENT = f"ConvertAgent/1.0 bridge/{__version__}"
+
+SEGMENT_CODES: dict[str, frozenset[str] | None] = {
+    "browser": frozenset({"IE", "CH", "FF", "OP", "SF", "OTH"}),
+    "devices": frozenset({"ALLPH", "IPH", "OTHPH", "ALLTAB", "IPAD", "OTHTAB", "DESK", "OTHDEV"}),
+    "source": frozenset({"campaign", "search", "referral", "direct", "ai_tool"}),
+    "visitorType": frozenset({"new", "returning"}),
+    "country": None,  # ISO 3166-1 alpha-2, checked by pattern
+    "campaign": None,  # free text
+    "customSegments": None,  # segment ids
+}
+LIST_SEGMENTS = frozenset({"devices", "customSegments"})
+CUSTOM_DIMENSIONS = tuple(f"customDimension{n}" for n in range(1, 6))
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+class ConvertOptions(DestinationOptions):
+    vendor: Literal["convert"]
+    account_id: EnvStr = Field(pattern=r"^\d+$")
+    project_id: EnvStr = Field(pattern=r"^\d+$")
+    sdk_key: EnvStr | None = None
+    """Track through `/v1/track/{sdk_key}` instead of `/v1/track/{account_id}/{project_id}`."""
+    sdk_key_secret: Secret | None = None
+    """Only when the SDK key has a secret: sent as `Authorization: Bearer <secret>`."""
+    base_url: EnvStr = "https://metrics.convertexperiments.com"
+    enrich_data: bool = True
+    """Let Convert fill in stored bucketing and segments; without it, `exposure` is required."""
+    batch_size: int = Field(10, ge=1, le=100)
+    """Conversions per request (Convert's SDKs release 10 events at a time)."""
+    user_agent: str = USER_AGENT
+    custom_dimensions: dict[str, str] = {}
+    """`customDimensionN` -> the key in the conversion's `properties` that fills it."""
+
+    @field_validator("user_agent")
+    @classmethod
+    def _bot_filter_safe(cls, value: str) -> str:
+        if not value.startswith("ConvertAgent/"):
+            raise ValueError(
+                "must start with 'ConvertAgent/': Convert answers 200 to other user agents"
+                " and drops their events"
+            )
+        return value
+
+    @field_validator("custom_dimensions")
+    @classmethod
+    def _known_dimensions(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(CUSTOM_DIMENSIONS))
+        if unknown:
+            raise ValueError(
+                f"unknown {', '.join(unknown)} (Convert has {', '.join(CUSTOM_DIMENSIONS)})"
+            )
+        return value
+
+
+class ConvertDestination(Destination):
+    vendor = "convert"
+    options_model = ConvertOptions
+    options: ConvertOptions
+
+    @property
+    def required_fields(self) -> frozenset[str]:
+        required = {"visitor_id", "goal_id"}
+        if not self.options.enrich_data:
+            required.add("exposure")  # without enrichment Convert cannot attribute it
+        return frozenset(required)
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return [self.options.sdk_key_secret] if self.options.sdk_key_secret else []
+
+    @property
+    def max_batch(self) -> int:
+        return self.options.batch_size
+
+    def validate_field(self, field: str, value: Any) -> str | None:
+        if field == "segments":
+            return _segment_problem(value)
+        return None
+
+    def requests(self, conversions: Sequence[Conversion]) -> list[VendorRequest]:
+        size = self.max_batch
+        return [
+            self._request(conversions, range(start, min(start + size, len(conversions))))
+            for start in range(0, len(conversions), size)
+        ]
+
+    def _request(self, conversions: Sequence[Conversion], indexes: range) -> VendorRequest:
+        visitors: dict[str, dict[str, Any]] = {}
+        for index in indexes:
+            conversion = conversions[index]
+            visitor_id = str(conversion.visitor_id)
+            visitor = visitors.setdefault(visitor_id, {"visitorId": visitor_id, "events": []})
+            if conversion.segments:
+                visitor["segments"] = {**visitor.get("segments", {}), **conversion.segments}
+            visitor["events"].extend(self._events(conversion))
+        body = {
+            "accountId": self.options.account_id,
+            "projectId": self.options.project_id,
+            "enrichData": self.options.enrich_data,
+            "visitors": [_ordered(visitor) for visitor in visitors.values()],
+        }
+        headers = {"Content-Type": "application/json", "User-Agent": self.options.user_agent}
+        shown: dict[str, str] = {}
+        secret = self.options.sdk_key_secret
+        if secret is not None:
+            headers["Authorization"] = f"Bearer {secret.reveal() or ''}"
+            shown["Authorization"] = f"Bearer {shown_secret(secret)}"
+        return VendorRequest(
+            method="POST",
+            url=self._url(),
+            headers=headers,
+            body=orjson.dumps(body),
+            items=tuple(indexes),
+            shown_headers=shown,
+        )
+
+    def _url(self) -> str:
+        base = self.options.base_url.rstrip("/")
+        if self.options.sdk_key:
+            return f"{base}/v1/track/{self.options.sdk_key}"
+        return f"{base}/v1/track/{self.options.account_id}/{self.options.project_id}"
+
+    def _events(self, conversion: Conversion) -> list[dict[str, Any]]:
+        data: dict[str, Any] = {"goalId": conversion.goal_id}
+        if conversion.exposure:
+            data["bucketingData"] = conversion.exposure
+        events = [{"eventType": "conversion", "data": data}]
+        goal_data = self._goal_data(conversion)
+        if goal_data:
+            events.append({"eventType": "conversion", "data": {**data, "goalData": goal_data}})
+        return events
+
+    def _goal_data(self, conversion: Conversion) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        if conversion.revenue is not None:
+            amount = orjson.Fragment(conversion.revenue.major_text().encode())
+            items.append({"key": "amount", "value": amount})
+        if conversion.products_count is not None:
+            items.append({"key": "productsCount", "value": conversion.products_count})
+        if conversion.transaction_id is not None:
+            items.append({"key": "transactionId", "value": conversion.transaction_id})
+        properties = conversion.properties if isinstance(conversion.properties, dict) else {}
+        for dimension, key in sorted(self.options.custom_dimensions.items()):
+            value = properties.get(key)
+            if value is not None:
+                items.append({"key": dimension, "value": _dimension(value)})
+        return items
+
+
+def _ordered(visitor: dict[str, Any]) -> dict[str, Any]:
+    """`visitorId`, `segments`, `events`: the order of Convert's examples."""
+    ordered = {"visitorId": visitor["visitorId"]}
+    if "segments" in visitor:
+        ordered["segments"] = visitor["segments"]
+    ordered["events"] = visitor["events"]
+    return ordered
+
+
+def _dimension(value: Any) -> str | list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return str(value)
+
+
+def _segment_problem(segments: Any) -> str | None:
+    if not isinstance(segments, dict):
+        return "must be an object"
+    for key, value in segments.items():
+        if key not in SEGMENT_CODES:
+            return f"Convert has no segment {key!r} (known: {', '.join(SEGMENT_CODES)})"
+        values = value if isinstance(value, list) else [value]
+        if key in LIST_SEGMENTS and not isinstance(value, list):
+            return f"{key} must be a list, e.g. [{value!r}]"
+        if key not in LIST_SEGMENTS and isinstance(value, list):
+            return f"{key} must be a single value"
+        codes = SEGMENT_CODES[key]
+        bad = [item for item in values if codes is not None and item not in codes]
+        if bad:
+            return (
+                f"{key} {bad[0]!r} is not one of Convert's codes ({', '.join(sorted(codes or ()))})"
+            )
+        if key == "country" and not _COUNTRY.match(str(value)):
+            return f"country must be a two-letter upper-case ISO code like US, got {value!r}"
+    return None
