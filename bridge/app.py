@@ -52,7 +52,12 @@ async def receive_webhook(request: Request) -> Response:
         return Response(status_code=400)
     inbound = InboundRequest(request.method, str(request.url), request.headers, body)
     reply = await bridge.ingestor.receive(request.path_params["source"], inbound, request_id)
-    return json_response(reply.body, reply.status, **{"x-request-id": request_id})
+    return Response(
+        reply.content,
+        reply.status,
+        headers={"x-request-id": request_id},
+        media_type=reply.media_type,
+    )
 
 
 async def healthz(request: Request) -> Response:

@@ -18,7 +18,7 @@ import orjson
 
 from bridge.mapping.config import Config
 from bridge.model import Event, RuleResult
-from bridge.sources import InboundRequest, SourceError
+from bridge.sources import InboundRequest, Source, SourceError
 from bridge.store.base import NewDelivery, NewEvent, Store, Stored, StoreUnavailable
 
 log = logging.getLogger("bridge.ingest")
@@ -28,6 +28,16 @@ log = logging.getLogger("bridge.ingest")
 class Reply:
     status: int
     body: dict[str, Any]
+    content: bytes = b""
+    """The bytes to send: `body` rendered the way the sender expects."""
+    media_type: str = "application/json"
+
+    @classmethod
+    def json(cls, status: int, body: dict[str, Any], source: Source | None = None) -> Reply:
+        content, media_type = (
+            source.render(status, body) if source else (orjson.dumps(body), "application/json")
+        )
+        return cls(status, body, content, media_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +69,16 @@ class Ingestor:
         source = self._config.sources.get(source_name)
         if source is None:
             log.info("webhook for unknown source", extra={**context, "status": 404})
-            return Reply(404, {"error": f"unknown source {source_name!r}"})
+            return Reply.json(404, {"error": f"unknown source {source_name!r}"})
         if not source.ready:
             missing = ", ".join(source.missing_secrets())
             log.error(
                 "webhook cannot be verified: secret not set", extra={**context, "missing": missing}
             )
-            return Reply(
+            return Reply.json(
                 503,
                 {"error": f"source {source_name!r} cannot verify webhooks yet: {missing} not set"},
+                source,
             )
         try:
             events = source.verify(request)
@@ -75,21 +86,26 @@ class Ingestor:
             log.warning(
                 "webhook rejected", extra={**context, "status": exc.status, "reason": str(exc)}
             )
-            return Reply(exc.status, {"error": str(exc)})
+            return Reply.json(exc.status, {"error": str(exc)}, source)
+        if not events:
+            log.info("webhook with nothing to record", extra={**context, "status": 200})
+            return Reply.json(200, {"status": "ok", "reason": "nothing to record"}, source)
         now = int(self._clock() * 1000)
         planned = [self.plan(event, now) for event in events]
         try:
             stored = await self._store.ingest([plan.event for plan in planned])
         except StoreUnavailable as exc:
             log.error("webhook not stored", extra={**context, "status": 503, "error": str(exc)})
-            return Reply(503, {"error": "storage unavailable, nothing was stored; retry later"})
+            return Reply.json(
+                503, {"error": "storage unavailable, nothing was stored; retry later"}, source
+            )
         if any(result.new_deliveries for result in stored):
             self._on_new_deliveries()
         answers = [_answer(p, s) for p, s in zip(planned, stored, strict=True)]
         for answer in answers:
             outcome = {**answer, "outcome": answer["status"], "status": 200}
             log.info("webhook", extra={**context, **outcome})
-        return Reply(200, answers[0] if len(answers) == 1 else {"events": answers})
+        return Reply.json(200, answers[0] if len(answers) == 1 else {"events": answers}, source)
 
     def plan(self, event: Event, now: int) -> Plan:
         """What storing `event` means under the current mapping files."""

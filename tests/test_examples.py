@@ -12,7 +12,7 @@ from bridge.sources.stripe import StripeSource
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON
 
-EXAMPLES = sorted((s.REPO / "mappings" / "examples").glob("*.yaml"))
+EXAMPLES = sorted((s.REPO / "mappings" / "examples").glob("stripe-to-*.yaml"))
 ENV = {**ENVIRON, "SCANOVA_API_KEY": "k", "CONDUCTRICS_API_KEY": "k"}
 
 

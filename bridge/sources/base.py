@@ -10,8 +10,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from bridge.model import Event
@@ -78,8 +79,15 @@ class Source(ABC):
 
     @abstractmethod
     def verify(self, request: InboundRequest) -> list[Event]:
-        """Authenticate the request and return its events, or raise a `SourceError`."""
+        """Authenticate the request and return its events, or raise a `SourceError`.
+
+        An empty list is a genuine request that carries nothing to record (a sender's ping).
+        """
 
     @abstractmethod
     def parse(self, body: bytes) -> list[Event]:
         """Events of an already trusted body (no authentication)."""
+
+    def render(self, status: int, answer: dict[str, Any]) -> tuple[bytes, str]:
+        """The response body and media type the sender expects (JSON unless it needs more)."""
+        return orjson.dumps(answer), "application/json"

@@ -1,0 +1,84 @@
+"""Pieces every signature scheme needs, so each sender module only states its own rules.
+
+All comparisons are constant-time (`hmac.compare_digest`) and accept several secrets (rotation)
+against several signatures (senders that sign with old and new keys at once).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import orjson
+
+from bridge.sources.base import MalformedPayload, VerificationFailed
+
+Algorithm = Literal["sha1", "sha256", "sha512"]
+Encoding = Literal["hex", "base64"]
+
+
+def digest(algorithm: Algorithm, key: bytes, message: bytes) -> bytes:
+    return hmac.new(key, message, algorithm).digest()
+
+
+def encoded(raw: bytes, encoding: Encoding) -> str:
+    return raw.hex() if encoding == "hex" else base64.b64encode(raw).decode()
+
+
+def decode_signature(text: str, encoding: Encoding) -> bytes | None:
+    """A signature as bytes, or None when it is not valid hex/base64 (it then matches nothing)."""
+    try:
+        if encoding == "hex":
+            return bytes.fromhex(text.strip())
+        return base64.b64decode(text.strip(), validate=True)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def any_match(expected: Iterable[bytes], provided: Iterable[bytes | None]) -> bool:
+    """True when some provided signature equals some expected one (all pairs compared)."""
+    wanted = list(expected)
+    found = False
+    for signature in provided:
+        if signature is None:
+            continue
+        for candidate in wanted:
+            found |= hmac.compare_digest(candidate, signature)
+    return found
+
+
+def equal_text(expected: str, provided: str) -> bool:
+    return hmac.compare_digest(expected.encode(), provided.encode())
+
+
+def check_window(timestamp: float, tolerance: float, *, now: float | None = None) -> None:
+    """Refuse a signed timestamp more than `tolerance` seconds in the past or in the future."""
+    current = time.time() if now is None else now
+    if timestamp < current - tolerance:
+        raise VerificationFailed(f"timestamp too old (more than {tolerance:g}s)")
+    if timestamp > current + tolerance:
+        raise VerificationFailed(f"timestamp too far in the future (more than {tolerance:g}s)")
+
+
+def body_digest(raw: bytes) -> str:
+    """Dedupe id for senders that give none: identical bodies are the same delivery."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def json_body(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+
+
+def json_object(raw: bytes, sender: str) -> dict[str, Any]:
+    payload = json_body(raw)
+    if not isinstance(payload, dict):
+        raise MalformedPayload(f"a {sender} webhook body is a JSON object")
+    return payload
