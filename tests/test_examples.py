@@ -22,6 +22,7 @@ def test_example_is_valid_and_converts_the_sample_checkout(tmp_path: Path, examp
     folder.mkdir()
     shutil.copy(s.REPO / "mappings" / "stripe.yaml", folder)
     shutil.copy(example, folder)
+    shutil.copy(example.with_name(example.name.removeprefix("stripe-to-")), folder)
     config = load_config(folder, ENV)
     assert config.warnings() == []
     source = config.sources["stripe"]

@@ -32,7 +32,9 @@ def start(
     mappings = tmp_path / "mappings"
     mappings.mkdir()
     shutil.copy(s.REPO / "mappings" / "stripe.yaml", mappings)
-    text = (s.REPO / "mappings" / "examples" / f"stripe-to-{example}.yaml").read_text()
+    examples = s.REPO / "mappings" / "examples"
+    shutil.copy(examples / f"stripe-to-{example}.yaml", mappings)
+    text = (examples / f"{example}.yaml").read_text()
     (mappings / f"{example}.yaml").write_text(
         text.replace("    base_url:", extra + "    base_url:", 1)
     )
