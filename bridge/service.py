@@ -53,7 +53,9 @@ class Bridge:
         """Load mappings, open the store, and (optionally) start delivering."""
         config = load_config(settings.mappings_dir)
         store = await open_store(
-            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            pool_size=settings.database_pool_size,
         )
         worker = client = None
         if run_worker:

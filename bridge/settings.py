@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///data/bridge.db", description="Where events and deliveries are stored."
     )
+    database_pool_size: int = Field(
+        10, ge=1, le=200, description="PostgreSQL connections per process."
+    )
     mappings_dir: Path = Field(Path("mappings"), description="Directory of mapping files.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = Field(

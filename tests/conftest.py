@@ -5,8 +5,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import postgres
 from tests.support.process import BridgeProcess
 from tests.support.vendor import LoopbackVendor
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    return postgres.server_url()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A PostgreSQL database URL with an empty schema of its own."""
+    with postgres.fresh_schema(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture

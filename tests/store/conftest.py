@@ -13,10 +13,18 @@ NOW = 1_795_000_000_000
 HOUR = 3_600_000
 
 
-@pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bridge.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
     """Every behavioural test runs against each Store implementation."""
-    opened = await open_store(f"sqlite:///{tmp_path / 'bridge.db'}")
+    opened = await open_store(database_url)
     yield opened
     await opened.close()
 

@@ -1,0 +1,375 @@
+"""The shared store for many replicas: PostgreSQL through asyncpg.
+
+Several processes claim from one queue with `FOR UPDATE SKIP LOCKED`: each due delivery goes to
+exactly one of them, and nobody waits on rows another holds. Leases expire, so a dead replica's
+work is picked up. The queue table holds pending deliveries only; finished ones move to
+`deliveries_done` in the same statement that records them, so the table every claim scans stays
+small (a SKIP LOCKED queue slows sharply when it fills with dead rows and old versions).
+Each ingest is one transaction of one statement per event: PostgreSQL commits durably
+(`synchronous_commit`, on by default) before we answer, and groups concurrent commits' WAL
+flushes itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import orjson
+
+from bridge.store.base import (
+    AttemptRecord,
+    ClaimedDelivery,
+    DeliveryStatus,
+    DeliveryView,
+    NewEvent,
+    PurgeCounts,
+    Stored,
+    StoreUnavailable,
+)
+from bridge.store.migrations import migrations
+
+_MIGRATION_LOCK = 0x6272696467650001  # pg_advisory_xact_lock key: one migrator at a time
+_PURGE_CHUNK = 1000
+_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+_INGEST = """
+WITH ev AS (
+    INSERT INTO events (source, event_id, type, received_at, outcome, detail, payload)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (source, event_id) DO NOTHING
+    RETURNING id
+),
+planned AS (
+    SELECT DISTINCT ON (destination, dedupe_key) *
+    FROM unnest($8::text[], $9::text[], $10::text[], $11::bytea[], $12::bigint[])
+        AS p(destination, rule, dedupe_key, conversion, expires_at)
+),
+keys AS (
+    INSERT INTO conversion_keys (destination, dedupe_key, event_ref)
+    SELECT p.destination, p.dedupe_key, ev.id FROM planned p CROSS JOIN ev
+    ON CONFLICT DO NOTHING
+    RETURNING destination, dedupe_key, event_ref
+),
+queued AS (
+    INSERT INTO deliveries (event_ref, rule, destination, dedupe_key, conversion,
+                            created_at, expires_at, next_attempt_at)
+    SELECT k.event_ref, p.rule, p.destination, p.dedupe_key, p.conversion, $4, p.expires_at, $4
+    FROM keys k JOIN planned p USING (destination, dedupe_key)
+    RETURNING id
+)
+SELECT (SELECT id FROM ev) AS event_ref, (SELECT count(*) FROM queued) AS created
+"""
+_FIRST_RECORDED_BY = """
+SELECT e.event_id FROM conversion_keys k JOIN events e ON e.id = k.event_ref
+WHERE (k.destination, k.dedupe_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  AND k.event_ref <> $3
+ORDER BY k.event_ref LIMIT 1
+"""
+_CLAIM = """
+WITH due AS (
+    SELECT id FROM deliveries
+    WHERE next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+      AND destination = ANY($2::text[])
+    ORDER BY next_attempt_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE deliveries d SET lease_owner = $4, lease_until = $5
+FROM due WHERE d.id = due.id
+RETURNING d.id, d.destination, d.conversion, d.attempts, d.created_at, d.expires_at
+"""
+_RECORD_RETRIES = """
+WITH input AS (
+    SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::int[], $7::text[])
+        AS i(id, attempted_at, duration_ms, next_attempt_at, http_status, answer)
+),
+updated AS (
+    UPDATE deliveries d
+    SET attempts = d.attempts + 1, next_attempt_at = i.next_attempt_at,
+        last_status = i.http_status, last_answer = i.answer, lease_owner = NULL, lease_until = NULL
+    FROM input i WHERE d.id = i.id AND d.lease_owner = $1
+    RETURNING d.id, d.event_ref
+)
+INSERT INTO attempts (delivery_ref, event_ref, attempted_at, duration_ms, http_status,
+                      outcome, answer)
+SELECT u.id, u.event_ref, i.attempted_at, i.duration_ms, i.http_status, 'retry', i.answer
+FROM updated u JOIN input i ON i.id = u.id
+"""
+_RECORD_FINISHED = """
+WITH input AS (
+    SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::int[], $6::text[],
+                         $7::text[], $8::text[])
+        AS i(id, attempted_at, duration_ms, http_status, answer, status, outcome)
+),
+moved AS (
+    DELETE FROM deliveries d USING input i
+    WHERE d.id = i.id AND d.lease_owner = $1
+    RETURNING d.*
+),
+done AS (
+    INSERT INTO deliveries_done (id, event_ref, rule, destination, dedupe_key, conversion, status,
+                                 attempts, created_at, expires_at, next_attempt_at, last_status,
+                                 last_answer, finished_at)
+    SELECT m.id, m.event_ref, m.rule, m.destination, m.dedupe_key, m.conversion, i.status,
+           m.attempts + 1, m.created_at, m.expires_at, m.next_attempt_at, i.http_status,
+           i.answer, i.attempted_at
+    FROM moved m JOIN input i ON i.id = m.id
+    RETURNING id, event_ref
+)
+INSERT INTO attempts (delivery_ref, event_ref, attempted_at, duration_ms, http_status,
+                      outcome, answer)
+SELECT d.id, d.event_ref, i.attempted_at, i.duration_ms, i.http_status, i.outcome, i.answer
+FROM done d JOIN input i ON i.id = d.id
+"""
+_LIST = """
+SELECT * FROM (
+    SELECT d.id, e.source, e.event_id, d.rule, d.destination, 'pending' AS status, d.attempts,
+           d.created_at, d.next_attempt_at, NULL::bigint AS finished_at, d.last_status,
+           d.last_answer
+    FROM deliveries d JOIN events e ON e.id = d.event_ref
+    WHERE ($1::text IS NULL OR $1 = 'pending') AND ($2::text IS NULL OR d.destination = $2)
+    UNION ALL
+    SELECT f.id, e.source, e.event_id, f.rule, f.destination, f.status, f.attempts,
+           f.created_at, f.next_attempt_at, f.finished_at, f.last_status, f.last_answer
+    FROM deliveries_done f JOIN events e ON e.id = f.event_ref
+    WHERE ($1::text IS NULL OR f.status = $1) AND ($2::text IS NULL OR f.destination = $2)
+) AS everything
+ORDER BY id DESC LIMIT $3
+"""
+_RETRY_QUEUED = """
+UPDATE deliveries SET next_attempt_at = $4, expires_at = $5, lease_owner = NULL, lease_until = NULL
+WHERE ($1::bigint[] IS NULL OR id = ANY($1)) AND ($2::text IS NULL OR $2 = 'pending')
+  AND ($3::text IS NULL OR destination = $3)
+"""
+_RETRY_FINISHED = """
+WITH moved AS (
+    DELETE FROM deliveries_done
+    WHERE ($1::bigint[] IS NULL OR id = ANY($1)) AND ($2::text IS NULL OR status = $2)
+      AND ($3::text IS NULL OR destination = $3)
+    RETURNING *
+)
+INSERT INTO deliveries (id, event_ref, rule, destination, dedupe_key, conversion, attempts,
+                        created_at, expires_at, next_attempt_at, last_status, last_answer)
+OVERRIDING SYSTEM VALUE
+SELECT id, event_ref, rule, destination, dedupe_key, conversion, attempts, created_at, $5, $4,
+       last_status, last_answer
+FROM moved
+"""
+
+
+async def migrate(pool: asyncpg.Pool) -> int:
+    """Apply pending migrations; concurrent starts wait on an advisory lock, then find none."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)"
+        )
+        current: int = await connection.fetchval(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+        )
+        for migration in migrations("postgres"):
+            if migration.version > current:
+                await connection.execute(migration.sql)
+                await connection.execute(
+                    "INSERT INTO schema_migrations VALUES ($1, $2, now())",
+                    migration.version,
+                    migration.name,
+                )
+                current = migration.version
+        return current
+
+
+class PostgresStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresStore:
+        try:
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
+            await migrate(pool)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"cannot open PostgreSQL store: {exc}") from exc
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def ping(self) -> None:
+        async with self._connection() as connection:
+            await connection.fetchval("SELECT 1")
+
+    async def schema_version(self) -> int:
+        async with self._connection() as connection:
+            version: int = await connection.fetchval(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+            )
+            return version
+
+    async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
+        async with self._connection() as connection, connection.transaction():
+            return [await _ingest_one(connection, event) for event in events]
+
+    async def claim(
+        self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]
+    ) -> list[ClaimedDelivery]:
+        if not destinations:
+            return []
+        async with self._connection() as connection:
+            rows = await connection.fetch(
+                _CLAIM, now, sorted(destinations), limit, owner, now + lease_ms
+            )
+        return sorted((ClaimedDelivery(*row) for row in rows), key=lambda d: d.id)
+
+    async def record(self, owner: str, attempts: Sequence[AttemptRecord]) -> None:
+        retries = [a for a in attempts if a.status == "pending"]
+        finished = [a for a in attempts if a.status != "pending"]
+        async with self._connection() as connection, connection.transaction():
+            if retries:
+                await connection.execute(
+                    _RECORD_RETRIES,
+                    owner,
+                    [a.delivery_id for a in retries],
+                    [a.attempted_at for a in retries],
+                    [a.duration_ms for a in retries],
+                    [a.next_attempt_at for a in retries],
+                    [a.http_status for a in retries],
+                    [a.answer for a in retries],
+                )
+            if finished:
+                await connection.execute(
+                    _RECORD_FINISHED,
+                    owner,
+                    [a.delivery_id for a in finished],
+                    [a.attempted_at for a in finished],
+                    [a.duration_ms for a in finished],
+                    [a.http_status for a in finished],
+                    [a.answer for a in finished],
+                    [a.status for a in finished],
+                    [a.label for a in finished],
+                )
+
+    async def release(self, owner: str, ids: Collection[int]) -> None:
+        if not ids:
+            return
+        async with self._connection() as connection:
+            await connection.execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL"
+                " WHERE lease_owner = $1 AND id = ANY($2::bigint[])",
+                owner,
+                list(ids),
+            )
+
+    async def list_deliveries(
+        self, *, status: DeliveryStatus | None, destination: str | None, limit: int
+    ) -> list[DeliveryView]:
+        async with self._connection() as connection:
+            rows = await connection.fetch(_LIST, status, destination, limit)
+        return [DeliveryView(*row) for row in rows]
+
+    async def retry_deliveries(
+        self,
+        *,
+        ids: Collection[int] | None,
+        status: DeliveryStatus | None,
+        destination: str | None,
+        now: int,
+        expires_at: int,
+    ) -> int:
+        chosen = None if ids is None else list(ids)
+        async with self._connection() as connection, connection.transaction():
+            queued = await connection.execute(
+                _RETRY_QUEUED, chosen, status, destination, now, expires_at
+            )
+            revived = await connection.execute(
+                _RETRY_FINISHED, chosen, status, destination, now, expires_at
+            )
+        return _count(queued) + _count(revived)
+
+    async def purge(self, *, payloads_before: int, events_before: int) -> PurgeCounts:
+        cleared = deleted = 0
+        async with self._connection() as connection:
+            while True:  # short transactions: the queue never waits long behind a purge
+                chunk = _count(
+                    await connection.execute(
+                        "UPDATE events SET payload = NULL WHERE id IN (SELECT id FROM events"
+                        " WHERE received_at < $1 AND payload IS NOT NULL LIMIT $2)",
+                        payloads_before,
+                        _PURGE_CHUNK,
+                    )
+                )
+                cleared += chunk
+                if chunk < _PURGE_CHUNK:
+                    break
+            while True:
+                chunk = _count(
+                    await connection.execute(
+                        "DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
+                        " WHERE e.received_at < $1 AND NOT EXISTS"
+                        " (SELECT 1 FROM deliveries d WHERE d.event_ref = e.id) LIMIT $2)",
+                        events_before,
+                        _PURGE_CHUNK,
+                    )
+                )
+                deleted += chunk
+                if chunk < _PURGE_CHUNK:
+                    break
+        return PurgeCounts(cleared, deleted)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        try:
+            async with self._pool.acquire() as connection:
+                yield connection
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+
+async def _ingest_one(connection: Any, event: NewEvent) -> Stored:
+    deliveries = event.deliveries
+    row = await connection.fetchrow(
+        _INGEST,
+        event.source,
+        event.event_id,
+        event.type,
+        event.received_at,
+        event.outcome,
+        event.detail,
+        event.raw,
+        [d.destination for d in deliveries],
+        [d.rule for d in deliveries],
+        [d.dedupe_key for d in deliveries],
+        [d.conversion for d in deliveries],
+        [d.expires_at for d in deliveries],
+    )
+    event_ref, created = row["event_ref"], row["created"]
+    if event_ref is None:
+        return Stored("duplicate", 0)
+    unique_planned = len({(d.destination, d.dedupe_key) for d in deliveries})
+    if created == unique_planned:
+        return Stored(event.outcome, created)
+    first_recorded_by = await connection.fetchval(
+        _FIRST_RECORDED_BY,
+        [d.destination for d in deliveries],
+        [d.dedupe_key for d in deliveries],
+        event_ref,
+    )
+    if created == 0:
+        detail = orjson.loads(event.detail)
+        detail["reason"] = f"conversion already recorded from event {first_recorded_by}"
+        await connection.execute(
+            "UPDATE events SET outcome = 'duplicate', detail = $1 WHERE id = $2",
+            orjson.dumps(detail),
+            event_ref,
+        )
+        return Stored("duplicate", 0, first_recorded_by)
+    return Stored(event.outcome, created, first_recorded_by)
+
+
+def _count(status: str) -> int:
+    """Rows affected, from asyncpg's command status ("UPDATE 3", "INSERT 0 2")."""
+    return int(status.rsplit(" ", 1)[-1])

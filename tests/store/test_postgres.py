@@ -1,0 +1,77 @@
+"""What is particular to the PostgreSQL store: concurrent migrations, a small queue table,
+several processes claiming from one queue."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from bridge.store import StoreUnavailable, migrate_store, open_store
+from bridge.store.base import AttemptRecord
+from bridge.store.postgres import PostgresStore
+from tests.store.conftest import NOW, new_event
+
+LEASE = 60_000
+
+
+async def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    versions = await asyncio.gather(*(migrate_store(postgres_url) for _ in range(6)))
+    assert versions == [1] * 6
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 1
+    finally:
+        await connection.close()
+
+
+async def test_finished_deliveries_leave_the_queue_table(postgres_url: str) -> None:
+    store = await PostgresStore.open(postgres_url)
+    try:
+        await store.ingest([new_event(f"evt_{n}", ("pagent", f"k{n}")) for n in range(20)])
+        claimed = await store.claim("w", NOW, 100, LEASE, ["pagent"])
+        await store.record(
+            "w",
+            [
+                AttemptRecord(
+                    d.id, "dead" if d.id % 5 == 0 else "delivered", NOW, 3, http_status=200
+                )
+                for d in claimed
+            ],
+        )
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            assert await connection.fetchval("SELECT count(*) FROM deliveries") == 0
+            assert await connection.fetchval("SELECT count(*) FROM deliveries_done") == 20
+            assert await connection.fetchval("SELECT count(*) FROM attempts") == 20
+        finally:
+            await connection.close()
+        assert (
+            len(await store.list_deliveries(status="delivered", destination=None, limit=100)) == 16
+        )
+    finally:
+        await store.close()
+
+
+async def test_separate_processes_never_claim_the_same_delivery(postgres_url: str) -> None:
+    replicas = [await PostgresStore.open(postgres_url, pool_size=4) for _ in range(3)]
+    try:
+        await replicas[0].ingest([new_event(f"evt_{n}", ("pagent", f"k{n}")) for n in range(300)])
+        rounds = await asyncio.gather(
+            *(
+                replica.claim(f"replica-{r}-{n}", NOW, 25, LEASE, ["pagent"])
+                for r, replica in enumerate(replicas)
+                for n in range(6)
+            )
+        )
+        ids = [d.id for claimed in rounds for d in claimed]
+        assert len(ids) == len(set(ids)) == 300
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_an_unreachable_server_is_unavailable() -> None:
+    with pytest.raises(StoreUnavailable, match="cannot open PostgreSQL store"):
+        await open_store("postgresql://bridge@127.0.0.1:1/nowhere")
