@@ -104,6 +104,59 @@ class DeliveryView:
 
 
 @dataclass(frozen=True, slots=True)
+class EventView:
+    source: str
+    event_id: str
+    type: str
+    received_at: int
+    outcome: EventOutcome
+    reason: str | None
+    payload_kept: bool
+    """False once retention erased the raw body (the event can no longer be replayed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    delivery_id: int
+    attempted_at: int
+    duration_ms: int
+    http_status: int | None
+    outcome: AttemptOutcome
+    answer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventTrace:
+    """Everything known about one event: what the rules made of it and every delivery attempt."""
+
+    event: EventView
+    rules: list[dict[str, str | None]]
+    deliveries: list[DeliveryView]
+    conversions: dict[int, bytes]
+    """Delivery id -> the conversion it carries (JSON)."""
+    attempts: list[AttemptView]
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    source: str
+    event_id: str
+    outcome: EventOutcome
+    raw: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which stored events a listing or a replay covers; unset fields match everything."""
+
+    source: str | None = None
+    outcome: EventOutcome | None = None
+    since: int | None = None
+    until: int | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PurgeCounts:
     payloads_cleared: int
     events_deleted: int
@@ -150,6 +203,31 @@ class Store(Protocol):
 
     async def purge(self, *, payloads_before: int, events_before: int) -> PurgeCounts:
         """Drop raw payloads older than one cutoff and finished events older than the other."""
+        ...
+
+    async def purge_deliveries(
+        self, *, ids: Collection[int] | None, status: DeliveryStatus | None, destination: str | None
+    ) -> int:
+        """Delete finished deliveries for good (e.g. dead letters nobody will retry)."""
+        ...
+
+    async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
+        """Stored events, newest first."""
+        ...
+
+    async def event_trace(self, source: str, event_id: str) -> EventTrace | None: ...
+
+    async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
+        """Stored raw bodies for replay, oldest first."""
+        ...
+
+    async def replay(self, events: Sequence[NewEvent]) -> list[Stored]:
+        """Re-record stored events under new mapping results.
+
+        Updates each event's outcome and rule results and adds the deliveries it did not have;
+        a conversion already recorded (by this event or another) is never recorded twice, so
+        replaying twice delivers nothing twice.
+        """
         ...
 
     async def ping(self) -> None:

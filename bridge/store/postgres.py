@@ -21,11 +21,17 @@ import orjson
 
 from bridge.store.base import (
     AttemptRecord,
+    AttemptView,
     ClaimedDelivery,
     DeliveryStatus,
     DeliveryView,
+    EventFilter,
+    EventOutcome,
+    EventTrace,
+    EventView,
     NewEvent,
     PurgeCounts,
+    RawEvent,
     Stored,
     StoreUnavailable,
 )
@@ -157,6 +163,71 @@ OVERRIDING SYSTEM VALUE
 SELECT id, event_ref, rule, destination, dedupe_key, conversion, attempts, created_at, $5, $4,
        last_status, last_answer
 FROM moved
+"""
+_EVENT_WHERE = """
+WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR outcome = $2)
+  AND ($3::bigint IS NULL OR received_at >= $3) AND ($4::bigint IS NULL OR received_at < $4)
+  AND ($5::text IS NULL OR event_id = $5)
+"""
+_LIST_EVENTS = f"""
+SELECT source, event_id, type, received_at, outcome, detail, payload IS NOT NULL FROM events
+{_EVENT_WHERE} ORDER BY id DESC LIMIT $6
+"""
+_RAW_EVENTS = f"""
+SELECT source, event_id, outcome, payload FROM events {_EVENT_WHERE} ORDER BY id LIMIT $6
+"""
+_TRACE_EVENT = """
+SELECT id, source, event_id, type, received_at, outcome, detail, payload IS NOT NULL
+FROM events WHERE source = $1 AND event_id = $2
+"""
+_TRACE_DELIVERIES = """
+SELECT id, $2::text, $3::text, rule, destination, 'pending', attempts, created_at,
+       next_attempt_at, NULL::bigint, last_status, last_answer, conversion
+FROM deliveries WHERE event_ref = $1
+UNION ALL
+SELECT id, $2::text, $3::text, rule, destination, status, attempts, created_at,
+       next_attempt_at, finished_at, last_status, last_answer, conversion
+FROM deliveries_done WHERE event_ref = $1
+ORDER BY 1
+"""
+_TRACE_ATTEMPTS = """
+SELECT delivery_ref, attempted_at, duration_ms, http_status, outcome, answer
+FROM attempts WHERE event_ref = $1 ORDER BY id
+"""
+_ADD_DELIVERIES = """
+WITH planned AS (
+    SELECT DISTINCT ON (destination, dedupe_key) *
+    FROM unnest($3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
+        AS p(destination, rule, dedupe_key, conversion, expires_at)
+),
+keys AS (
+    INSERT INTO conversion_keys (destination, dedupe_key, event_ref)
+    SELECT destination, dedupe_key, $1 FROM planned
+    ON CONFLICT DO NOTHING
+    RETURNING destination, dedupe_key
+),
+queued AS (
+    INSERT INTO deliveries (event_ref, rule, destination, dedupe_key, conversion,
+                            created_at, expires_at, next_attempt_at)
+    SELECT $1, p.rule, p.destination, p.dedupe_key, p.conversion, $2, p.expires_at, $2
+    FROM keys k JOIN planned p USING (destination, dedupe_key)
+    RETURNING id
+)
+SELECT count(*) FROM queued
+"""
+_PURGE_DELIVERIES = """
+WITH gone AS (
+    DELETE FROM deliveries_done
+    WHERE ($1::bigint[] IS NULL OR id = ANY($1)) AND ($2::text IS NULL OR status = $2)
+      AND ($3::text IS NULL OR destination = $3)
+    RETURNING id, destination, dedupe_key
+),
+forgotten AS (
+    DELETE FROM conversion_keys k USING gone g
+    WHERE k.destination = g.destination AND k.dedupe_key = g.dedupe_key
+),
+history AS (DELETE FROM attempts WHERE delivery_ref IN (SELECT id FROM gone))
+SELECT count(*) FROM gone
 """
 
 
@@ -320,6 +391,43 @@ class PostgresStore:
                     break
         return PurgeCounts(cleared, deleted)
 
+    async def purge_deliveries(
+        self, *, ids: Collection[int] | None, status: DeliveryStatus | None, destination: str | None
+    ) -> int:
+        chosen = None if ids is None else list(ids)
+        async with self._connection() as connection:
+            count: int = await connection.fetchval(_PURGE_DELIVERIES, chosen, status, destination)
+        return count
+
+    async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
+        async with self._connection() as connection:
+            rows = await connection.fetch(_LIST_EVENTS, *_event_arguments(where), limit)
+        return [_event_view(row) for row in rows]
+
+    async def event_trace(self, source: str, event_id: str) -> EventTrace | None:
+        async with self._connection() as connection:
+            row = await connection.fetchrow(_TRACE_EVENT, source, event_id)
+            if row is None:
+                return None
+            deliveries = await connection.fetch(_TRACE_DELIVERIES, row[0], source, event_id)
+            attempts = await connection.fetch(_TRACE_ATTEMPTS, row[0])
+        return EventTrace(
+            event=_event_view(row[1:]),
+            rules=orjson.loads(row[6])["rules"],
+            deliveries=[DeliveryView(*d[:-1]) for d in deliveries],
+            conversions={d[0]: d[-1] for d in deliveries},
+            attempts=[AttemptView(*a) for a in attempts],
+        )
+
+    async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
+        async with self._connection() as connection:
+            rows = await connection.fetch(_RAW_EVENTS, *_event_arguments(where), limit)
+        return [RawEvent(*row) for row in rows]
+
+    async def replay(self, events: Sequence[NewEvent]) -> list[Stored]:
+        async with self._connection() as connection, connection.transaction():
+            return [await _replay_one(connection, event) for event in events]
+
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         try:
@@ -368,6 +476,61 @@ async def _ingest_one(connection: Any, event: NewEvent) -> Stored:
         )
         return Stored("duplicate", 0, first_recorded_by)
     return Stored(event.outcome, created, first_recorded_by)
+
+
+async def _replay_one(connection: Any, event: NewEvent) -> Stored:
+    event_ref = await connection.fetchval(
+        "SELECT id FROM events WHERE source = $1 AND event_id = $2", event.source, event.event_id
+    )
+    if event_ref is None:
+        return await _ingest_one(connection, event)
+    deliveries = event.deliveries
+    created: int = await connection.fetchval(
+        _ADD_DELIVERIES,
+        event_ref,
+        event.received_at,
+        [d.destination for d in deliveries],
+        [d.rule for d in deliveries],
+        [d.dedupe_key for d in deliveries],
+        [d.conversion for d in deliveries],
+        [d.expires_at for d in deliveries],
+    )
+    has_deliveries = await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE event_ref = $1)"
+        " OR EXISTS (SELECT 1 FROM deliveries_done WHERE event_ref = $1)",
+        event_ref,
+    )
+    first_recorded_by = None
+    if created < len({(d.destination, d.dedupe_key) for d in deliveries}):
+        first_recorded_by = await connection.fetchval(
+            _FIRST_RECORDED_BY,
+            [d.destination for d in deliveries],
+            [d.dedupe_key for d in deliveries],
+            -1,
+        )
+    detail = event.detail
+    outcome: EventOutcome = event.outcome
+    if has_deliveries:
+        outcome = "accepted"
+    elif deliveries:
+        updated = orjson.loads(detail)
+        updated["reason"] = f"conversion already recorded from event {first_recorded_by}"
+        detail, outcome = orjson.dumps(updated), "duplicate"
+    await connection.execute(
+        "UPDATE events SET outcome = $1, detail = $2 WHERE id = $3", outcome, detail, event_ref
+    )
+    return Stored(outcome, created, first_recorded_by)
+
+
+def _event_arguments(where: EventFilter) -> tuple[Any, ...]:
+    return (where.source, where.outcome, where.since, where.until, where.event_id)
+
+
+def _event_view(row: Any) -> EventView:
+    source, event_id, event_type, received_at, outcome, detail, kept = row
+    return EventView(
+        source, event_id, event_type, received_at, outcome, orjson.loads(detail)["reason"], kept
+    )
 
 
 def _count(status: str) -> int:

@@ -22,11 +22,17 @@ import orjson
 
 from bridge.store.base import (
     AttemptRecord,
+    AttemptView,
     ClaimedDelivery,
     DeliveryStatus,
     DeliveryView,
+    EventFilter,
+    EventOutcome,
+    EventTrace,
+    EventView,
     NewEvent,
     PurgeCounts,
+    RawEvent,
     Stored,
     StoreUnavailable,
 )
@@ -62,6 +68,18 @@ _INSERT_ATTEMPT = """
 INSERT INTO attempts (delivery_ref, attempted_at, duration_ms, http_status, outcome, answer)
 VALUES (?, ?, ?, ?, ?, ?)
 """
+_TRACE_DELIVERIES = """
+SELECT d.id, e.source, e.event_id, d.rule, d.destination, d.status, d.attempts, d.created_at,
+       d.next_attempt_at, d.finished_at, d.last_status, d.last_answer, d.conversion
+FROM deliveries d JOIN events e ON e.id = d.event_ref WHERE d.event_ref = ? ORDER BY d.id
+"""
+_TRACE_ATTEMPTS = """
+SELECT a.delivery_ref, a.attempted_at, a.duration_ms, a.http_status, a.outcome, a.answer
+FROM attempts a JOIN deliveries d ON d.id = a.delivery_ref WHERE d.event_ref = ? ORDER BY a.id
+"""
+_EVENT_COLUMNS = (
+    "SELECT source, event_id, type, received_at, outcome, detail, payload IS NOT NULL FROM events"
+)
 _PURGE_CHUNK = 1000
 
 
@@ -188,7 +206,7 @@ class SQLiteStore:
                   AND destination IN ({marks})
                 ORDER BY next_attempt_at LIMIT ?)
             RETURNING id, destination, conversion, attempts, created_at, expires_at
-        """  # noqa: S608 - only placeholders are interpolated
+        """
         params = (owner, now + lease_ms, now, now, *names, limit)
 
         def claim(connection: sqlite3.Connection) -> list[ClaimedDelivery]:
@@ -234,7 +252,7 @@ class SQLiteStore:
             return
         marks = ",".join("?" * len(chosen))
         sql = (
-            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "  # noqa: S608
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
             f"WHERE lease_owner = ? AND id IN ({marks})"
         )
         await self.writer.run(lambda connection: connection.execute(sql, (owner, *chosen)))
@@ -248,7 +266,7 @@ class SQLiteStore:
                    d.created_at, d.next_attempt_at, d.finished_at, d.last_status, d.last_answer
             FROM deliveries d JOIN events e ON e.id = d.event_ref
             WHERE {where} ORDER BY d.id DESC LIMIT ?
-        """  # noqa: S608 - only placeholders are interpolated
+        """
         rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
         return [DeliveryView(*row) for row in rows]
 
@@ -267,7 +285,7 @@ class SQLiteStore:
             SET status = 'pending', next_attempt_at = ?, expires_at = ?, finished_at = NULL,
                 lease_owner = NULL, lease_until = NULL
             WHERE {where}
-        """  # noqa: S608 - only placeholders are interpolated
+        """
         count: int = await self.writer.run(
             lambda c: c.execute(sql, (now, expires_at, *params)).rowcount
         )
@@ -304,6 +322,51 @@ class SQLiteStore:
                 break
         return PurgeCounts(cleared, deleted)
 
+    async def purge_deliveries(
+        self, *, ids: Collection[int] | None, status: DeliveryStatus | None, destination: str | None
+    ) -> int:
+        where, params = _delivery_filter(ids, status, destination)
+        sql = f"DELETE FROM deliveries AS d WHERE {where} AND d.status != 'pending'"
+        count: int = await self.writer.run(lambda c: c.execute(sql, params).rowcount)
+        return count
+
+    async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
+        clause, params = _event_filter(where)
+        sql = f"{_EVENT_COLUMNS} WHERE {clause} ORDER BY id DESC LIMIT ?"
+        rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
+        return [_event_view(row) for row in rows]
+
+    async def event_trace(self, source: str, event_id: str) -> EventTrace | None:
+        def trace(c: sqlite3.Connection) -> EventTrace | None:
+            row = c.execute(
+                "SELECT id, source, event_id, type, received_at, outcome, detail,"
+                " payload IS NOT NULL FROM events WHERE source = ? AND event_id = ?",
+                (source, event_id),
+            ).fetchone()
+            if row is None:
+                return None
+            deliveries = c.execute(_TRACE_DELIVERIES, (row[0],)).fetchall()
+            attempts = c.execute(_TRACE_ATTEMPTS, (row[0],)).fetchall()
+            return EventTrace(
+                event=_event_view(row[1:]),
+                rules=orjson.loads(row[6])["rules"],
+                deliveries=[DeliveryView(*d[:-1]) for d in deliveries],
+                conversions={d[0]: d[-1] for d in deliveries},
+                attempts=[AttemptView(*a) for a in attempts],
+            )
+
+        return await self._read(trace)
+
+    async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
+        clause, params = _event_filter(where)
+        columns = "SELECT source, event_id, outcome, payload FROM events"
+        sql = f"{columns} WHERE {clause} ORDER BY id LIMIT ?"
+        rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
+        return [RawEvent(*row) for row in rows]
+
+    async def replay(self, events: Sequence[NewEvent]) -> list[Stored]:
+        return await self.writer.run(lambda c: [_replay_one(c, event) for event in events])
+
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StoreUnavailable("store is closed")
@@ -338,6 +401,41 @@ def _ingest_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
     if row is None:
         return Stored("duplicate", 0)
     event_ref = row[0]
+    created, first_recorded_by = _insert_deliveries(connection, event_ref, event)
+    if event.deliveries and created == 0:
+        _mark_duplicate(connection, event_ref, event.detail, first_recorded_by)
+        return Stored("duplicate", 0, first_recorded_by)
+    return Stored(event.outcome, created, first_recorded_by)
+
+
+def _replay_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
+    row = connection.execute(
+        "SELECT id FROM events WHERE source = ? AND event_id = ?", (event.source, event.event_id)
+    ).fetchone()
+    if row is None:
+        return _ingest_one(connection, event)
+    event_ref = row[0]
+    created, first_recorded_by = _insert_deliveries(connection, event_ref, event)
+    has_deliveries = connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE event_ref = ?)", (event_ref,)
+    ).fetchone()[0]
+    if has_deliveries:
+        outcome: EventOutcome = "accepted"
+    elif event.deliveries:
+        _mark_duplicate(connection, event_ref, event.detail, first_recorded_by)
+        return Stored("duplicate", 0, first_recorded_by)
+    else:
+        outcome = event.outcome
+    connection.execute(
+        "UPDATE events SET outcome = ?, detail = ? WHERE id = ?", (outcome, event.detail, event_ref)
+    )
+    return Stored(outcome, created, first_recorded_by)
+
+
+def _insert_deliveries(
+    connection: sqlite3.Connection, event_ref: int, event: NewEvent
+) -> tuple[int, str | None]:
+    """Add the deliveries not recorded yet; returns (created, first event that recorded one)."""
     created = 0
     first_recorded_by: str | None = None
     for d in event.deliveries:
@@ -359,15 +457,47 @@ def _ingest_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
         elif first_recorded_by is None:
             found = connection.execute(_FIRST_RECORDED_BY, (d.destination, d.dedupe_key)).fetchone()
             first_recorded_by = found[0] if found else "?"
-    if event.deliveries and created == 0:
-        detail = orjson.loads(event.detail)
-        detail["reason"] = f"conversion already recorded from event {first_recorded_by}"
-        connection.execute(
-            "UPDATE events SET outcome = 'duplicate', detail = ? WHERE id = ?",
-            (orjson.dumps(detail), event_ref),
-        )
-        return Stored("duplicate", 0, first_recorded_by)
-    return Stored(event.outcome, created, first_recorded_by)
+    return created, first_recorded_by
+
+
+def _mark_duplicate(
+    connection: sqlite3.Connection, event_ref: int, detail: bytes, first_recorded_by: str | None
+) -> None:
+    updated = orjson.loads(detail)
+    updated["reason"] = f"conversion already recorded from event {first_recorded_by}"
+    connection.execute(
+        "UPDATE events SET outcome = 'duplicate', detail = ? WHERE id = ?",
+        (orjson.dumps(updated), event_ref),
+    )
+
+
+def _event_filter(where: EventFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["1 = 1"]
+    params: list[Any] = []
+    for column, value, operator in (
+        ("source", where.source, "="),
+        ("outcome", where.outcome, "="),
+        ("event_id", where.event_id, "="),
+        ("received_at", where.since, ">="),
+        ("received_at", where.until, "<"),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {operator} ?")
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
+def _event_view(row: Sequence[Any]) -> EventView:
+    source, event_id, event_type, received_at, outcome, detail, kept = row
+    return EventView(
+        source,
+        event_id,
+        event_type,
+        received_at,
+        outcome,
+        orjson.loads(detail)["reason"],
+        bool(kept),
+    )
 
 
 def _delivery_filter(

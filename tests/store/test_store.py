@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bridge.store import Store
-from bridge.store.base import AttemptRecord
+from bridge.store.base import AttemptRecord, EventFilter
 from tests.store.conftest import HOUR, NOW, new_event
 
 LEASE = 60_000
@@ -188,3 +188,99 @@ async def test_purge_erases_old_payloads_and_finished_events_but_keeps_pending_w
 
 async def test_store_answers_ping(store: Store) -> None:
     await store.ping()
+
+
+async def test_events_are_listed_newest_first_and_filtered(store: Store) -> None:
+    await store.ingest(
+        [
+            new_event("evt_a", ("pagent", "ka")),
+            new_event("evt_b", outcome="ignored", received_at=NOW + 10),
+            new_event("evt_c", outcome="unmapped", received_at=NOW + 20, source="stripe-eu"),
+        ]
+    )
+    everything = await store.list_events(EventFilter(), 10)
+    assert [e.event_id for e in everything] == ["evt_c", "evt_b", "evt_a"]
+    assert [e.event_id for e in await store.list_events(EventFilter(outcome="ignored"), 10)] == [
+        "evt_b"
+    ]
+    assert [e.event_id for e in await store.list_events(EventFilter(source="stripe-eu"), 10)] == [
+        "evt_c"
+    ]
+    since = await store.list_events(EventFilter(since=NOW + 10, until=NOW + 20), 10)
+    assert [e.event_id for e in since] == ["evt_b"]
+    assert everything[0].payload_kept
+
+
+async def test_a_trace_shows_rules_deliveries_and_every_attempt(store: Store) -> None:
+    await store.ingest([new_event("evt_t", ("pagent", "k1"), ("convert", "k1"))])
+    claimed = await store.claim("w", NOW, 10, LEASE, ["pagent"])
+    await store.record(
+        "w",
+        [
+            AttemptRecord(
+                claimed[0].id,
+                "pending",
+                NOW,
+                12,
+                next_attempt_at=NOW + 1,
+                http_status=503,
+                answer="HTTP 503",
+            )
+        ],
+    )
+    [again] = await store.claim("w", NOW + 1, 10, LEASE, ["pagent"])
+    await store.record(
+        "w",
+        [
+            AttemptRecord(
+                again.id, "delivered", NOW + 1, 9, http_status=200, answer='{"accepted":1}'
+            )
+        ],
+    )
+    trace = await store.event_trace("stripe", "evt_t")
+    assert trace is not None
+    assert trace.event.outcome == "accepted"
+    assert sorted((d.destination, d.status) for d in trace.deliveries) == [
+        ("convert", "pending"),
+        ("pagent", "delivered"),
+    ]
+    assert [(a.http_status, a.outcome) for a in trace.attempts] == [
+        (503, "retry"),
+        (200, "delivered"),
+    ]
+    assert trace.conversions[again.id] == b'{"conversion": true}'
+    assert await store.event_trace("stripe", "evt_missing") is None
+
+
+async def test_replay_records_what_the_current_rules_make_of_a_stored_event(store: Store) -> None:
+    await store.ingest([new_event("evt_r", outcome="unmapped")])
+    [raw] = await store.raw_events(EventFilter(outcome="unmapped"), 10)
+    assert (raw.event_id, raw.raw) == ("evt_r", b'{"id": "evt"}')
+    [replayed] = await store.replay([new_event("evt_r", ("pagent", "k-r"))])
+    assert (replayed.outcome, replayed.new_deliveries) == ("accepted", 1)
+    [again] = await store.replay([new_event("evt_r", ("pagent", "k-r"))])
+    assert (again.outcome, again.new_deliveries) == ("accepted", 0)  # replaying twice adds nothing
+    assert len(await store.list_deliveries(status=None, destination=None, limit=10)) == 1
+    [event] = await store.list_events(EventFilter(event_id="evt_r"), 10)
+    assert event.outcome == "accepted"
+
+
+async def test_replay_never_records_a_conversion_another_event_already_has(store: Store) -> None:
+    await store.ingest(
+        [
+            new_event("evt_first", ("pagent", "txn:g:pi_1")),
+            new_event("evt_late", outcome="unmapped"),
+        ]
+    )
+    [replayed] = await store.replay([new_event("evt_late", ("pagent", "txn:g:pi_1"))])
+    assert (replayed.outcome, replayed.duplicate_of) == ("duplicate", "evt_first")
+
+
+async def test_purging_dead_deliveries_drops_them_and_keeps_pending_ones(store: Store) -> None:
+    await store.ingest([new_event(f"evt_{n}", ("pagent", f"k{n}")) for n in range(3)])
+    claimed = await store.claim("w", NOW, 10, LEASE, ["pagent"])
+    await store.record("w", [AttemptRecord(claimed[0].id, "dead", NOW, 1, answer="HTTP 400")])
+    assert await store.purge_deliveries(ids=None, status="dead", destination="pagent") == 1
+    assert await store.purge_deliveries(ids=None, status="pending", destination=None) == 0
+    remaining = await store.list_deliveries(status=None, destination=None, limit=10)
+    assert sorted(v.status for v in remaining) == ["pending", "pending"]
