@@ -13,6 +13,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bridge import metrics
+from bridge.admin import admin_routes
 from bridge.service import Bridge
 from bridge.settings import Settings
 from bridge.sources import InboundRequest
@@ -47,6 +49,9 @@ async def receive_webhook(request: Request) -> Response:
     try:
         body = await read_body(request, limit)
     except BodyTooLarge:
+        source = request.path_params["source"]
+        label = bridge.metrics.source_label(source, bridge.config.sources)
+        bridge.metrics.webhook_requests.labels(label, "413").inc()
         return json_response({"error": f"body larger than {limit} bytes"}, 413)
     except ClientDisconnect:
         return Response(status_code=400)
@@ -72,6 +77,11 @@ async def readyz(request: Request) -> Response:
     )
 
 
+async def metrics_page(request: Request) -> Response:
+    bridge: Bridge = request.app.state.bridge
+    return Response(await bridge.metrics_page(), media_type=metrics.CONTENT_TYPE)
+
+
 def create_app(
     settings: Settings | None = None, *, run_worker: bool | None = None, webhooks: bool = True
 ) -> Starlette:
@@ -95,6 +105,10 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    if settings.metrics_enabled:
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+    if settings.admin_token is not None:
+        routes.extend(admin_routes(settings.admin_token.get_secret_value(), json_response))
     if webhooks:
         routes.append(Route("/webhooks/{source}", receive_webhook, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)

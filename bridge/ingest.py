@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from bridge.mapping.config import Config
+from bridge.metrics import Metrics
 from bridge.model import Event, RuleResult
 from bridge.sources import InboundRequest, Source, SourceError
 from bridge.store.base import NewDelivery, NewEvent, Store, Stored, StoreUnavailable
@@ -46,6 +47,7 @@ class Plan:
 
     event: NewEvent
     reason: str | None
+    results: Sequence[RuleResult] = ()
 
 
 class Ingestor:
@@ -56,56 +58,88 @@ class Ingestor:
         *,
         on_new_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._config = config
         self._store = store
         self._on_new_deliveries = on_new_deliveries
         self._clock = clock
+        self._metrics = metrics
 
     async def receive(
         self, source_name: str, request: InboundRequest, request_id: str = ""
     ) -> Reply:
+        started = time.perf_counter()
+        reply, committed = await self._receive(source_name, request, request_id)
+        if self._metrics is not None:
+            self._count(self._metrics, source_name, reply, committed, started)
+        return reply
+
+    async def _receive(
+        self, source_name: str, request: InboundRequest, request_id: str
+    ) -> tuple[Reply, list[tuple[Plan, Stored]]]:
+        """The answer, with the plans it committed (none unless the answer is 200)."""
         context = {"source": source_name, "request_id": request_id}
         source = self._config.sources.get(source_name)
         if source is None:
             log.info("webhook for unknown source", extra={**context, "status": 404})
-            return Reply.json(404, {"error": f"unknown source {source_name!r}"})
+            return Reply.json(404, {"error": f"unknown source {source_name!r}"}), []
         if not source.ready:
             missing = ", ".join(source.missing_secrets())
             log.error(
                 "webhook cannot be verified: secret not set", extra={**context, "missing": missing}
             )
-            return Reply.json(
-                503,
-                {"error": f"source {source_name!r} cannot verify webhooks yet: {missing} not set"},
-                source,
-            )
+            answer = {
+                "error": f"source {source_name!r} cannot verify webhooks yet: {missing} not set"
+            }
+            return Reply.json(503, answer, source), []
         try:
             events = source.verify(request)
         except SourceError as exc:
             log.warning(
                 "webhook rejected", extra={**context, "status": exc.status, "reason": str(exc)}
             )
-            return Reply.json(exc.status, {"error": str(exc)}, source)
+            return Reply.json(exc.status, {"error": str(exc)}, source), []
         if not events:
             log.info("webhook with nothing to record", extra={**context, "status": 200})
-            return Reply.json(200, {"status": "ok", "reason": "nothing to record"}, source)
+            return Reply.json(200, {"status": "ok", "reason": "nothing to record"}, source), []
         now = int(self._clock() * 1000)
         planned = [self.plan(event, now) for event in events]
         try:
             stored = await self._store.ingest([plan.event for plan in planned])
         except StoreUnavailable as exc:
             log.error("webhook not stored", extra={**context, "status": 503, "error": str(exc)})
-            return Reply.json(
-                503, {"error": "storage unavailable, nothing was stored; retry later"}, source
-            )
+            answer = {"error": "storage unavailable, nothing was stored; retry later"}
+            return Reply.json(503, answer, source), []
         if any(result.new_deliveries for result in stored):
             self._on_new_deliveries()
-        answers = [_answer(p, s) for p, s in zip(planned, stored, strict=True)]
+        committed = list(zip(planned, stored, strict=True))
+        answers = [_answer(plan, result) for plan, result in committed]
         for answer in answers:
             outcome = {**answer, "outcome": answer["status"], "status": 200}
             log.info("webhook", extra={**context, **outcome})
-        return Reply.json(200, answers[0] if len(answers) == 1 else {"events": answers}, source)
+        body = answers[0] if len(answers) == 1 else {"events": answers}
+        return Reply.json(200, body, source), committed
+
+    def _count(
+        self,
+        metrics: Metrics,
+        source_name: str,
+        reply: Reply,
+        committed: Sequence[tuple[Plan, Stored]],
+        started: float,
+    ) -> None:
+        source = metrics.source_label(source_name, self._config.sources)
+        metrics.webhook_requests.labels(source, str(reply.status)).inc()
+        metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
+        if reply.status == 401:
+            metrics.signature_failures.labels(source).inc()
+        for plan, stored in committed:
+            metrics.events.labels(source, stored.outcome).inc()
+            if stored.outcome == "duplicate":
+                continue
+            for result in plan.results:
+                metrics.rule_results.labels(source, result.rule, result.status).inc()
 
     def plan(self, event: Event, now: int) -> Plan:
         """What storing `event` means under the current mapping files."""
@@ -126,7 +160,7 @@ class Ingestor:
             raw=event.raw,
             deliveries=deliveries,
         )
-        return Plan(stored, reason)
+        return Plan(stored, reason, results)
 
     def _deliveries(self, results: Sequence[RuleResult], now: int) -> list[NewDelivery]:
         deliveries = []

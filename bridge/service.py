@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from bridge import __version__
 from bridge.delivery.worker import Worker
 from bridge.ingest import Ingestor
 from bridge.mapping.config import Config, load_config
+from bridge.metrics import Metrics
 from bridge.retention import run_retention
 from bridge.settings import Settings
 from bridge.store import Store, StoreUnavailable, open_store
@@ -37,15 +39,20 @@ class Bridge:
         store: Store,
         worker: Worker | None = None,
         client: httpx.AsyncClient | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
         self.store = store
         self.worker = worker
+        self.metrics = metrics or Metrics()
         self._client = client
         self._background: list[asyncio.Task[None]] = []
         self.ingestor = Ingestor(
-            config, store, on_new_deliveries=worker.wake if worker else lambda: None
+            config,
+            store,
+            on_new_deliveries=worker.wake if worker else lambda: None,
+            metrics=self.metrics,
         )
 
     @classmethod
@@ -57,11 +64,12 @@ class Bridge:
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             pool_size=settings.database_pool_size,
         )
+        metrics = Metrics()
         worker = client = None
         if run_worker:
             client = vendor_client(settings)
-            worker = Worker(store, config.destinations, client, settings.worker())
-        bridge = cls(settings, config, store, worker, client)
+            worker = Worker(store, config.destinations, client, settings.worker(), metrics=metrics)
+        bridge = cls(settings, config, store, worker, client, metrics)
         bridge._announce()
         if worker is not None:
             worker.start()
@@ -109,6 +117,17 @@ class Bridge:
             return False, detail
         detail["store"] = "ok"
         return True, detail
+
+    async def metrics_page(self) -> bytes:
+        """Prometheus text, with the queue gauges read from the store just now."""
+        now = int(time.time() * 1000)
+        try:
+            depths = await self.store.queue_depth(now)
+        except StoreUnavailable as exc:
+            log.warning("queue depth unavailable for metrics", extra={"error": str(exc)})
+        else:
+            self.metrics.set_queue(depths, self.config.destinations, now)
+        return self.metrics.render()
 
     def _announce(self) -> None:
         log.info(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bridge.delivery.backoff import RetryPolicy
@@ -53,6 +53,23 @@ class Settings(BaseSettings):
         7.0, ge=7, description="Finished events (their dedupe keys) are kept this long."
     )
     retention_interval_seconds: float = Field(3600.0, gt=0)
+
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for the read-only admin API under /admin; off when unset.",
+    )
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics on /metrics.")
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _unset_or_long_enough(cls, value: object) -> object:
+        """An empty value (as templating tools often leave) means unset."""
+        if value is None or value == "":
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if len(text) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     def worker(self) -> WorkerSettings:
         return WorkerSettings(

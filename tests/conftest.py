@@ -1,11 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.applications import Starlette
 
+from bridge.app import create_app
+from bridge.settings import Settings
 from tests.support import postgres
+from tests.support import stripe as s
+from tests.support.app import serving
+from tests.support.mappings import ENVIRON
 from tests.support.process import BridgeProcess
 from tests.support.vendor import LoopbackVendor
 
@@ -35,3 +42,25 @@ def bridge_process(tmp_path: Path, vendor: LoopbackVendor) -> Iterator[BridgePro
     process = BridgeProcess(tmp_path, {"PAGENT_BASE_URL": vendor.url})
     yield process
     process.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'b.db'}",
+        mappings_dir=s.REPO / "mappings",
+        max_body_bytes=4096,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> Starlette:
+    return create_app(settings, run_worker=False)
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(app) as client:
+        yield client

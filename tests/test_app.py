@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -11,38 +9,7 @@ from starlette.applications import Starlette
 from bridge.app import create_app
 from bridge.settings import Settings
 from tests.support import stripe as s
-from tests.support.mappings import ENVIRON
-
-
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name, value in ENVIRON.items():
-        monkeypatch.setenv(name, value)
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'b.db'}",
-        mappings_dir=s.REPO / "mappings",
-        max_body_bytes=4096,
-    )
-
-
-@asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its real lifespan (store, mappings), spoken to over ASGI."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bridge.test") as client:
-            yield client
-
-
-@pytest.fixture
-async def app(settings: Settings) -> Starlette:
-    return create_app(settings, run_worker=False)
-
-
-@pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(app) as client:
-        yield client
+from tests.support.app import serving
 
 
 async def test_a_signed_webhook_is_accepted_with_a_request_id(client: httpx.AsyncClient) -> None:

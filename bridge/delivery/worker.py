@@ -27,6 +27,7 @@ import orjson
 from bridge.delivery.backoff import RetryPolicy
 from bridge.destinations import Destination, VendorRequest, VendorResponse
 from bridge.destinations.verdicts import Dead, Delivered, Retry, Verdict
+from bridge.metrics import Metrics
 from bridge.model import Conversion
 from bridge.store.base import AttemptRecord, ClaimedDelivery, Store, StoreUnavailable
 
@@ -58,8 +59,10 @@ class Worker:
         *,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
     ) -> None:
         self.owner = worker_id()
+        self._metrics = metrics
         self._store = store
         self._destinations = destinations
         self._client = client
@@ -133,7 +136,21 @@ class Worker:
         records = await self._attempt(claimed, now)
         await self._store.record(self.owner, records)
         self._leased.difference_update(d.id for d in claimed)
+        if self._metrics is not None:
+            self._count(self._metrics, claimed, records)
         return len(claimed)
+
+    def _count(
+        self,
+        metrics: Metrics,
+        claimed: Sequence[ClaimedDelivery],
+        records: Sequence[AttemptRecord],
+    ) -> None:
+        names = {delivery.id: delivery.destination for delivery in claimed}
+        for record in records:
+            name = names[record.delivery_id]
+            vendor = self._destinations[name].vendor
+            metrics.deliveries.labels(name, vendor, record.label).inc()
 
     async def _attempt(self, claimed: Sequence[ClaimedDelivery], now: int) -> list[AttemptRecord]:
         records: list[AttemptRecord] = []
@@ -202,13 +219,21 @@ class Worker:
             except httpx.TimeoutException:
                 reason = f"no answer within {destination.options.timeout_seconds:g}s"
                 verdicts = [Retry(reason)] * len(request.items)
+                status = "timeout"
             except httpx.HTTPError as exc:
                 reason = f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")
                 verdicts = [Retry(reason)] * len(request.items)
+                status = "error"
             else:
                 answer = VendorResponse(response.status_code, response.headers, response.content)
                 verdicts = destination.classify(request, answer)
-            duration_ms = int((time.perf_counter() - started) * 1000)
+                status = str(response.status_code)
+            elapsed = time.perf_counter() - started
+            duration_ms = int(elapsed * 1000)
+        if self._metrics is not None:
+            labels = (destination.name, destination.vendor)
+            self._metrics.vendor_requests.labels(*labels, status).inc()
+            self._metrics.vendor_seconds.labels(*labels).observe(elapsed)
         verdicts = [_redacted(destination, verdict) for verdict in verdicts]
         _log_exchange(destination, request, verdicts, duration_ms)
         return request, verdicts, attempted_at, duration_ms

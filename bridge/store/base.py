@@ -157,6 +157,18 @@ class EventFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Pending deliveries of one destination, for metrics and alerts."""
+
+    destination: str
+    pending: int
+    due: int
+    """Pending deliveries whose next attempt time has come."""
+    oldest_due_at: int | None
+    """When the longest-waiting due delivery became due (unix ms); None when nothing is due."""
+
+
+@dataclass(frozen=True, slots=True)
 class PurgeCounts:
     payloads_cleared: int
     events_deleted: int
@@ -228,6 +240,10 @@ class Store(Protocol):
         a conversion already recorded (by this event or another) is never recorded twice, so
         replaying twice delivers nothing twice.
         """
+        ...
+
+    async def queue_depth(self, now: int) -> list[QueueDepth]:
+        """Pending deliveries per destination (destinations with none are left out)."""
         ...
 
     async def ping(self) -> None:

@@ -31,6 +31,7 @@ from bridge.store.base import (
     EventView,
     NewEvent,
     PurgeCounts,
+    QueueDepth,
     RawEvent,
     Stored,
     StoreUnavailable,
@@ -130,6 +131,12 @@ INSERT INTO attempts (delivery_ref, event_ref, attempted_at, duration_ms, http_s
 SELECT d.id, d.event_ref, i.attempted_at, i.duration_ms, i.http_status, i.outcome, i.answer
 FROM done d JOIN input i ON i.id = d.id
 """
+_QUEUE_DEPTH = """
+SELECT destination, COUNT(*)::int, COUNT(*) FILTER (WHERE next_attempt_at <= $1)::int,
+       MIN(next_attempt_at) FILTER (WHERE next_attempt_at <= $1)
+FROM deliveries GROUP BY destination ORDER BY destination
+"""
+
 _LIST = """
 SELECT * FROM (
     SELECT d.id, e.source, e.event_id, d.rule, d.destination, 'pending' AS status, d.attempts,
@@ -269,6 +276,11 @@ class PostgresStore:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    async def queue_depth(self, now: int) -> list[QueueDepth]:
+        async with self._connection() as connection:
+            rows = await connection.fetch(_QUEUE_DEPTH, now)
+        return [QueueDepth(*row) for row in rows]
 
     async def ping(self) -> None:
         async with self._connection() as connection:

@@ -32,6 +32,7 @@ from bridge.store.base import (
     EventView,
     NewEvent,
     PurgeCounts,
+    QueueDepth,
     RawEvent,
     Stored,
     StoreUnavailable,
@@ -40,6 +41,12 @@ from bridge.store.migrations import migrations
 from bridge.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
+
+_QUEUE_DEPTH = """
+SELECT destination, COUNT(*), SUM(next_attempt_at <= ?),
+       MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)
+FROM deliveries WHERE status = 'pending' GROUP BY destination ORDER BY destination
+"""
 
 _INSERT_EVENT = """
 INSERT INTO events (source, event_id, type, received_at, outcome, detail, payload)
@@ -173,6 +180,10 @@ class SQLiteStore:
         await self._read(lambda connection: connection.close())
         self._closed = True
         self._reader.shutdown(wait=True)
+
+    async def queue_depth(self, now: int) -> list[QueueDepth]:
+        rows = await self._read(lambda c: c.execute(_QUEUE_DEPTH, (now, now)).fetchall())
+        return [QueueDepth(*row) for row in rows]
 
     async def ping(self) -> None:
         await self._read(lambda connection: connection.execute("SELECT 1").fetchone())

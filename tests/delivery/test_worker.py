@@ -13,6 +13,7 @@ from bridge.delivery.backoff import RetryPolicy
 from bridge.delivery.worker import Worker, WorkerSettings
 from bridge.ingest import Ingestor
 from bridge.mapping import Config, load_config
+from bridge.metrics import Metrics
 from bridge.sources import InboundRequest
 from bridge.store.base import DeliveryView
 from bridge.store.sqlite import SQLiteStore
@@ -294,3 +295,30 @@ async def test_an_unexpected_error_does_not_stop_delivery_for_good(
     finally:
         await worker.stop()
     assert calls["n"] >= 2
+
+
+async def test_outcomes_and_vendor_requests_are_counted_for_metrics(rig: Rig) -> None:
+    metrics = Metrics()
+    worker = Worker(
+        rig.store,
+        rig.config.destinations,
+        rig.client,
+        WorkerSettings(retry=RetryPolicy(base_seconds=1, max_delay_seconds=1)),
+        clock=lambda: rig.clock[0],
+        metrics=metrics,
+    )
+    rig.vendor.script(Answer(delay=2), Answer(500))
+    await rig.receive(2)
+    await worker.run_once()  # one batch of two: timed out
+    rig.clock[0] += 5
+    await worker.run_once()  # 500
+    rig.clock[0] += 5
+    await worker.run_once()  # 200
+    labels = {"destination": "pagent", "vendor": "pagent"}
+    sample = metrics.registry.get_sample_value
+    assert sample("bridge_vendor_requests_total", {**labels, "status": "timeout"}) == 1
+    assert sample("bridge_vendor_requests_total", {**labels, "status": "500"}) == 1
+    assert sample("bridge_vendor_requests_total", {**labels, "status": "200"}) == 1
+    assert sample("bridge_deliveries_total", {**labels, "outcome": "retry"}) == 4
+    assert sample("bridge_deliveries_total", {**labels, "outcome": "delivered"}) == 2
+    assert sample("bridge_vendor_request_seconds_count", labels) == 3

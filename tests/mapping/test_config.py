@@ -76,7 +76,7 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
     )
     text = "\n".join(found)
     assert (
-        "source.yaml:4: sources.stripe.kind: unknown source kind 'strype' (known: stripe)" in text
+        "source.yaml:4: sources.stripe.kind: unknown source kind 'strype' (known: " in text
     )
     assert (
         "pagent.yaml:6: destinations.pagent.api_key: "

@@ -284,3 +284,22 @@ async def test_purging_dead_deliveries_drops_them_and_keeps_pending_ones(store: 
     assert await store.purge_deliveries(ids=None, status="pending", destination=None) == 0
     remaining = await store.list_deliveries(status=None, destination=None, limit=10)
     assert sorted(v.status for v in remaining) == ["pending", "pending"]
+
+
+async def test_queue_depth_counts_pending_deliveries_and_the_longest_wait(store: Store) -> None:
+    await store.ingest([new_event("evt_q1", ("pagent", "k1"), ("convert", "k1"))])
+    await store.ingest([new_event("evt_q2", ("pagent", "k2"), received_at=NOW + 5_000)])
+    depth = await store.queue_depth(NOW + 1_000)
+    assert [(q.destination, q.pending, q.due, q.oldest_due_at) for q in depth] == [
+        ("convert", 1, 1, NOW),
+        ("pagent", 2, 1, NOW),
+    ]
+    claimed = await store.claim("w", NOW + 6_000, 10, LEASE, ["pagent"])
+    first = min(claimed, key=lambda d: d.id)  # evt_q1's
+    await store.record("w", [AttemptRecord(first.id, "delivered", NOW + 6_000, 5, http_status=200)])
+    await store.release("w", [d.id for d in claimed if d.id != first.id])
+    depth = await store.queue_depth(NOW + 6_000)
+    assert [(q.destination, q.pending, q.due, q.oldest_due_at) for q in depth] == [
+        ("convert", 1, 1, NOW),
+        ("pagent", 1, 1, NOW + 5_000),
+    ]

@@ -1,29 +1,15 @@
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import orjson
 import pytest
 
 from bridge.cli import main
-from bridge.store.base import AttemptRecord
-from bridge.store.sqlite import SQLiteStore
-from tests.store.conftest import NOW, new_event
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON
 
 SAMPLE = str(s.SAMPLES / "checkout.session.completed.json")
-
-
-@pytest.fixture(autouse=True)
-def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name, value in ENVIRON.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("BRIDGE_MAPPINGS_DIR", str(s.REPO / "mappings"))
-    database = tmp_path / "cli.db"
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", f"sqlite:///{database}")
-    return database
 
 
 def test_check_passes_on_the_shipped_mappings(capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,47 +93,6 @@ def test_try_refuses_unknown_sources_and_unusable_payloads(
     broken.write_text("{")
     assert main(["try", "stripe", str(broken)]) == 1
     assert "not valid JSON" in capsys.readouterr().err
-
-
-def test_dead_deliveries_are_listed_with_the_vendor_answer_and_can_be_retried(
-    environment: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    async def prepare() -> None:
-        store = await SQLiteStore.open(environment)
-        await store.ingest([new_event("evt_dead", ("pagent", "k1"))])
-        [claimed] = await store.claim("w", NOW, 10, 1000, ["pagent"])
-        await store.record(
-            "w",
-            [
-                AttemptRecord(
-                    claimed.id,
-                    "dead",
-                    NOW,
-                    3,
-                    http_status=400,
-                    answer='HTTP 400: {"error":"bad revenue"}',
-                )
-            ],
-        )
-        await store.close()
-
-    asyncio.run(prepare())
-    assert main(["deliveries", "list", "--status", "dead", "--json"]) == 0
-    [dead] = orjson.loads(capsys.readouterr().out)
-    assert (dead["event_id"], dead["last_answer"]) == (
-        "evt_dead",
-        'HTTP 400: {"error":"bad revenue"}',
-    )
-    assert main(["deliveries", "list", "--status", "dead"]) == 0
-    assert 'HTTP 400: {"error":"bad revenue"}' in capsys.readouterr().out
-    assert main(["deliveries", "retry", "--status", "dead"]) == 0
-    assert capsys.readouterr().out == "1 deliveries are due now\n"
-    assert main(["deliveries", "list", "--status", "pending", "--json"]) == 0
-    assert [d["event_id"] for d in orjson.loads(capsys.readouterr().out)] == ["evt_dead"]
-
-
-def test_retry_needs_ids_or_a_status(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["deliveries", "retry"]) == 2
 
 
 def test_bad_settings_are_named_by_their_variable(

@@ -1,0 +1,47 @@
+"""`bridge` command line. A thin shell: each module adds its commands and calls the use cases."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bridge import __version__
+from bridge.cli import deliveries, events, mappings, server
+from bridge.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for problem in exc.errors(include_url=False):
+            name = "BRIDGE_" + "_".join(str(part) for part in problem["loc"]).upper()
+            print(f"error: {name}: {problem['msg']}", file=sys.stderr)
+        return 2
+    if getattr(args, "mappings", None) is not None:
+        settings.mappings_dir = args.mappings
+    status: int = args.run(args, settings)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bridge", description="Verified webhooks in, vendor-neutral conversions out."
+    )
+    parser.add_argument("--version", action="version", version=f"bridge {__version__}")
+    commands = parser.add_subparsers(title="commands")
+    for module in (server, mappings, events, deliveries):
+        module.add_commands(commands)
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

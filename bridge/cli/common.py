@@ -1,0 +1,77 @@
+"""What the commands share: loading mappings with readable errors, a store session, output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias, get_args
+
+import orjson
+
+from bridge.mapping.config import Config, load_config
+from bridge.mapping.errors import MappingError
+from bridge.moments import parse_moment
+from bridge.settings import Settings
+from bridge.store import Store, open_store
+from bridge.store.base import EventFilter, EventOutcome
+
+if TYPE_CHECKING:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def load_or_report(directory: Path) -> Config | None:
+    """The mapping files, or None after printing every problem with file, line and field."""
+    try:
+        return load_config(directory)
+    except MappingError as exc:
+        for issue in exc.issues:
+            print(f"error: {issue}", file=sys.stderr)
+        print(f"{len(exc.issues)} problem(s) in {directory}", file=sys.stderr)
+        return None
+
+
+@asynccontextmanager
+async def store_session(settings: Settings) -> AsyncIterator[Store]:
+    store = await open_store(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool_size=2
+    )
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def fail(message: str, status: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
+def add_mappings_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mappings", type=Path, help="mappings directory (BRIDGE_MAPPINGS_DIR)")
+
+
+def add_event_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", help="only events from this source name")
+    parser.add_argument(
+        "--outcome", choices=get_args(EventOutcome), help="only events with this outcome"
+    )
+    parser.add_argument("--since", help="received at or after: 24h, 7d, 2026-11-21, ISO time")
+    parser.add_argument("--until", help="received before: 24h, 7d, 2026-11-21, ISO time")
+
+
+def event_filter(args: argparse.Namespace, now: int, event_id: str | None = None) -> EventFilter:
+    """The filter the options describe; raises ValueError for a time that cannot be read."""
+    return EventFilter(
+        source=args.source,
+        outcome=args.outcome,
+        since=None if args.since is None else parse_moment(args.since, now),
+        until=None if args.until is None else parse_moment(args.until, now),
+        event_id=event_id,
+    )

@@ -1,0 +1,127 @@
+"""Working on mapping files: `check` validates them, `try` shows what a payload would become."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import orjson
+
+from bridge.cli.common import add_mappings_option, fail, load_or_report, print_json
+from bridge.destinations import VendorRequest
+from bridge.mapping.config import Config
+from bridge.model import RuleResult
+from bridge.settings import Settings
+from bridge.sources import SourceError
+
+if TYPE_CHECKING:
+    from bridge.cli.common import Commands
+
+
+def add_commands(commands: Commands) -> None:
+    check = commands.add_parser("check", help="validate the mapping files")
+    add_mappings_option(check)
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.set_defaults(run=_check)
+
+    trial = commands.add_parser(
+        "try", help="show what a sample payload would become; sends nothing, stores nothing"
+    )
+    trial.add_argument("source", help="source name from the mapping files")
+    trial.add_argument("payload", help="file with the webhook body, or - for stdin")
+    add_mappings_option(trial)
+    trial.add_argument("--json", action="store_true", help="machine-readable output")
+    trial.set_defaults(run=_try)
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    config = load_or_report(settings.mappings_dir)
+    if config is None:
+        return 1
+    warnings = config.warnings()
+    for warning in warnings:
+        print(f"warning: {warning}")
+    print(
+        f"ok: {len(config.files)} files, {len(config.sources)} sources, "
+        f"{len(config.destinations)} destinations, {len(config.rules.rules)} rules"
+        + (f", {len(warnings)} warnings" if warnings else "")
+    )
+    return 1 if warnings and args.strict else 0
+
+
+def _try(args: argparse.Namespace, settings: Settings) -> int:
+    config = load_or_report(settings.mappings_dir)
+    if config is None:
+        return 1
+    source = config.sources.get(args.source)
+    if source is None:
+        known = ", ".join(sorted(config.sources))
+        return fail(f"unknown source {args.source!r} (known: {known})", 2)
+    body = sys.stdin.buffer.read() if args.payload == "-" else Path(args.payload).read_bytes()
+    try:
+        events = source.parse(body)
+    except SourceError as exc:
+        return fail(str(exc))
+    report = [
+        _trial(config, event.source, event.event_id, event.type, config.rules.evaluate(event))
+        for event in events
+    ]
+    if args.json:
+        print_json(report)
+    else:
+        for entry in report:
+            _print_trial(entry, sys.stdout)
+    return 0
+
+
+def _trial(
+    config: Config, source: str, event_id: str, event_type: str, results: list[RuleResult]
+) -> dict[str, Any]:
+    rules = []
+    for result in results:
+        entry: dict[str, Any] = {
+            "rule": result.rule,
+            "status": result.status,
+            "reason": result.reason,
+        }
+        if result.conversion is not None:
+            entry["conversion"] = result.conversion.to_dict()
+            entry["requests"] = [
+                {"destination": name, **_shown(request)}
+                for name in result.destinations
+                for request in config.destinations[name].requests([result.conversion])
+            ]
+        rules.append(entry)
+    return {"source": source, "event_id": event_id, "type": event_type, "rules": rules}
+
+
+def _shown(request: VendorRequest) -> dict[str, Any]:
+    return {
+        "method": request.method,
+        "url": request.redacted_url(),
+        "headers": request.redacted_headers(),
+        "body": request.body.decode(),
+    }
+
+
+def _print_trial(entry: dict[str, Any], out: TextIO) -> None:
+    out.write(f"event {entry['event_id']} ({entry['type']}) from source {entry['source']!r}\n")
+    if not entry["rules"]:
+        out.write("  no rule applies to this event type: it would be stored as ignored\n")
+    for rule in entry["rules"]:
+        out.write(f"\nrule {rule['rule']!r}: {rule['status']}")
+        out.write(f" ({rule['reason']})\n" if rule["reason"] else "\n")
+        if "conversion" in rule:
+            out.write("  conversion: " + orjson.dumps(rule["conversion"]).decode() + "\n")
+        for request in rule.get("requests", ()):
+            out.write(f"\n  -> destination {request['destination']!r}\n")
+            out.write(f"  {request['method']} {request['url']}\n")
+            for name, value in request["headers"].items():
+                out.write(f"  {name}: {value}\n")
+            pretty = orjson.dumps(
+                orjson.loads(request["body"]), option=orjson.OPT_INDENT_2
+            ).decode()
+            out.write("\n" + "\n".join("  " + line for line in pretty.splitlines()) + "\n")
+    out.write("\n(nothing was sent or stored)\n")

@@ -1,0 +1,78 @@
+"""Long-running processes and their set-up: `serve`, `worker`, `migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import TYPE_CHECKING
+
+from bridge.cli.common import fail, load_or_report
+from bridge.logs import configure_logging
+from bridge.settings import Settings
+from bridge.store import StoreUnavailable, migrate_store
+
+if TYPE_CHECKING:
+    from bridge.cli.common import Commands
+
+
+def add_commands(commands: Commands) -> None:
+    serve = commands.add_parser("serve", help="run the webhook endpoint (and the delivery worker)")
+    serve.add_argument("--host", help="listen address (BRIDGE_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (BRIDGE_PORT)")
+    serve.add_argument("--no-worker", action="store_true", help="do not deliver in this process")
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser(
+        "worker", help="run only the delivery worker (with /healthz and /readyz for probes)"
+    )
+    worker.add_argument("--host", help="listen address for probes (BRIDGE_HOST)")
+    worker.add_argument("--port", type=int, help="listen port for probes (BRIDGE_PORT)")
+    worker.set_defaults(run=_worker)
+
+    migrate = commands.add_parser("migrate", help="apply database schema migrations and exit")
+    migrate.set_defaults(run=_migrate)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    run_worker = settings.worker_enabled and not args.no_worker
+    return _run_server(settings, args.host, args.port, run_worker=run_worker, webhooks=True)
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    return _run_server(settings, args.host, args.port, run_worker=True, webhooks=False)
+
+
+def _run_server(
+    settings: Settings, host: str | None, port: int | None, *, run_worker: bool, webhooks: bool
+) -> int:
+    import uvicorn
+
+    from bridge.app import create_app
+
+    configure_logging(settings.log_level, settings.log_format)
+    if load_or_report(settings.mappings_dir) is None:
+        return 1
+    app = create_app(settings, run_worker=run_worker, webhooks=webhooks)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host or settings.host,
+            port=settings.port if port is None else port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=int(settings.worker_shutdown_grace_seconds) + 5,
+        )
+    )
+    server.run()
+    return 0 if server.started else 1
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        version = asyncio.run(migrate_store(settings.database_url, settings.sqlite_busy_timeout_ms))
+    except StoreUnavailable as exc:
+        return fail(str(exc))
+    print(f"database schema is at version {version}")
+    return 0

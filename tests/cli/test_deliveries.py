@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bridge.cli import main
+from bridge.store.base import AttemptRecord
+from bridge.store.sqlite import SQLiteStore
+from tests.store.conftest import NOW, new_event
+
+
+async def store_dead_delivery(database: Path) -> None:
+    """A delivery pagent refused for good, and one still pending."""
+    store = await SQLiteStore.open(database)
+    await store.ingest([new_event("evt_dead", ("pagent", "k1"))])
+    [claimed] = await store.claim("w", NOW, 10, 1000, ["pagent"])
+    answer = 'HTTP 400: {"error":"bad revenue"}'
+    await store.record(
+        "w", [AttemptRecord(claimed.id, "dead", NOW, 3, http_status=400, answer=answer)]
+    )
+    await store.ingest([new_event("evt_waiting", ("pagent", "k2"))])
+    await store.close()
+
+
+def test_dead_deliveries_are_listed_with_the_vendor_answer_and_can_be_retried(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(store_dead_delivery(environment))
+    assert main(["deliveries", "list", "--status", "dead", "--json"]) == 0
+    [dead] = orjson.loads(capsys.readouterr().out)
+    assert (dead["event_id"], dead["last_answer"]) == (
+        "evt_dead",
+        'HTTP 400: {"error":"bad revenue"}',
+    )
+    assert main(["deliveries", "list", "--status", "dead"]) == 0
+    assert 'HTTP 400: {"error":"bad revenue"}' in capsys.readouterr().out
+    assert main(["deliveries", "retry", "--status", "dead"]) == 0
+    assert capsys.readouterr().out == "1 deliveries are due now\n"
+    assert main(["deliveries", "list", "--status", "pending", "--json"]) == 0
+    pending = orjson.loads(capsys.readouterr().out)
+    assert [d["event_id"] for d in pending] == ["evt_waiting", "evt_dead"]
+
+
+def test_retry_needs_ids_or_a_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deliveries", "retry"]) == 2
+
+
+def test_purge_forgets_dead_letters_but_never_pending_deliveries(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(store_dead_delivery(environment))
+    assert main(["deliveries", "purge"]) == 2
+    assert main(["deliveries", "list", "--status", "pending", "--json"]) == 0
+    [pending] = orjson.loads(capsys.readouterr().out)
+    assert main(["deliveries", "purge", str(pending["id"])]) == 0
+    assert capsys.readouterr().out.startswith("0 finished deliveries purged")
+    assert main(["deliveries", "purge", "--status", "dead"]) == 0
+    assert capsys.readouterr().out.startswith("1 finished deliveries purged")
+    assert main(["deliveries", "list", "--json"]) == 0
+    assert [d["event_id"] for d in orjson.loads(capsys.readouterr().out)] == ["evt_waiting"]

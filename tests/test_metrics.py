@@ -1,0 +1,83 @@
+"""/metrics as Prometheus scrapes it: counts of what senders and the queue did."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+
+from bridge.app import create_app
+from bridge.settings import Settings
+from tests.support import stripe as s
+from tests.support.app import serving
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse(text: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+async def scrape(client: httpx.AsyncClient) -> Samples:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return parse(response.text)
+
+
+async def test_webhooks_are_counted_by_source_status_outcome_and_rule(
+    client: httpx.AsyncClient,
+) -> None:
+    raw, headers = s.signed(s.event("checkout.session.completed", event_id="evt_m1"))
+    assert (await client.post("/webhooks/stripe", content=raw, headers=headers)).status_code == 200
+    assert (await client.post("/webhooks/stripe", content=raw, headers=headers)).status_code == 200
+    forged = {**headers, "Stripe-Signature": s.signature(raw, "whsec_someone_else")}
+    assert (await client.post("/webhooks/stripe", content=raw, headers=forged)).status_code == 401
+    assert (await client.post("/webhooks/stripe", content=b"x" * 5000)).status_code == 413
+    assert (await client.post("/webhooks/wp-login.php", content=b"{}")).status_code == 404
+
+    samples = await scrape(client)
+    requests = "bridge_webhook_requests_total"
+    assert value(samples, requests, source="stripe", status="200") == 2
+    assert value(samples, requests, source="stripe", status="401") == 1
+    assert value(samples, requests, source="stripe", status="413") == 1
+    assert value(samples, requests, source="(unknown)", status="404") == 1
+    assert value(samples, "bridge_signature_failures_total", source="stripe") == 1
+    assert value(samples, "bridge_events_total", source="stripe", outcome="accepted") == 1
+    assert value(samples, "bridge_events_total", source="stripe", outcome="duplicate") == 1
+    rule = {"source": "stripe", "rule": "stripe-checkout-paid", "result": "converted"}
+    assert value(samples, "bridge_rule_results_total", **rule) == 1
+    assert value(samples, "bridge_ingest_seconds_count", source="stripe") == 3
+
+
+async def test_queue_depth_and_the_longest_wait_are_read_at_scrape_time(
+    client: httpx.AsyncClient,
+) -> None:
+    samples = await scrape(client)
+    assert value(samples, "bridge_queue_pending", destination="pagent") == 0
+    assert value(samples, "bridge_queue_oldest_due_age_seconds", destination="pagent") == 0
+    for number in range(3):
+        raw, headers = s.signed(
+            s.event("checkout.session.completed", payment_intent=f"pi_{number}")
+        )
+        await client.post("/webhooks/stripe", content=raw, headers=headers)
+    samples = await scrape(client)
+    assert value(samples, "bridge_queue_pending", destination="pagent") == 3
+    assert value(samples, "bridge_queue_due", destination="pagent") == 3
+    age = value(samples, "bridge_queue_oldest_due_age_seconds", destination="pagent")
+    assert age is not None
+    assert 0 <= age < 60
+
+
+async def test_metrics_can_be_turned_off(settings: Settings) -> None:
+    app: Starlette = create_app(settings.model_copy(update={"metrics_enabled": False}))
+    async with serving(app) as client:
+        assert (await client.get("/metrics")).status_code == 404
