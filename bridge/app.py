@@ -60,7 +60,7 @@ async def receive_webhook(request: Request) -> Response:
     return Response(
         reply.content,
         reply.status,
-        headers={"x-request-id": request_id},
+        headers={**reply.headers, "x-request-id": request_id},
         media_type=reply.media_type,
     )
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -32,13 +32,15 @@ class Reply:
     content: bytes = b""
     """The bytes to send: `body` rendered the way the sender expects."""
     media_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def json(cls, status: int, body: dict[str, Any], source: Source | None = None) -> Reply:
-        content, media_type = (
-            source.render(status, body) if source else (orjson.dumps(body), "application/json")
-        )
-        return cls(status, body, content, media_type)
+        if source is None:
+            return cls(status, body, orjson.dumps(body))
+        content, media_type = source.render(status, body)
+        headers = source.challenge() if status == 401 else {}
+        return cls(status, body, content, media_type, headers)
 
 
 @dataclass(frozen=True, slots=True)

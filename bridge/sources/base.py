@@ -88,6 +88,10 @@ class Source(ABC):
     def parse(self, body: bytes) -> list[Event]:
         """Events of an already trusted body (no authentication)."""
 
+    def challenge(self) -> dict[str, str]:
+        """Headers sent with a 401 (HTTP Basic senders name their scheme in `WWW-Authenticate`)."""
+        return {}
+
     def render(self, status: int, answer: dict[str, Any]) -> tuple[bytes, str]:
         """The response body and media type the sender expects (JSON unless it needs more)."""
         return orjson.dumps(answer), "application/json"

@@ -39,7 +39,8 @@ def body(payload: dict[str, Any]) -> bytes:
 
 
 def signature(raw: bytes, secret: str = SECRET, timestamp: int | None = None) -> str:
-    return stripe.WebhookSignature.generate_signature_header(raw.decode(), secret, timestamp)
+    header: str = stripe.WebhookSignature.generate_signature_header(raw.decode(), secret, timestamp)
+    return header
 
 
 def signed(
