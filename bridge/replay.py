@@ -59,13 +59,9 @@ def _recover(config: Config, raw: RawEvent) -> tuple[Event | None, str | None]:
     if source is None:
         return None, f"source {raw.source!r} is no longer in the mapping files"
     try:
-        events = source.parse(raw.raw)
+        return source.restore(raw.raw, raw.event_id, raw.type), None
     except SourceError as exc:
         return None, f"stored payload no longer parses: {exc}"
-    for event in events:
-        if event.event_id == raw.event_id:
-            return event, None
-    return None, "stored payload does not contain this event"
 
 
 async def _apply(store: Store, raw: RawEvent, plan: Plan, dry_run: bool) -> Replayed:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -82,3 +83,34 @@ def json_object(raw: bytes, sender: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise MalformedPayload(f"a {sender} webhook body is a JSON object")
     return payload
+
+
+def value_at(payload: Any, path: str | None) -> Any:
+    """The value at a dotted path (`meta.custom_data.id`, `items.0.id`), or None."""
+    if path is None:
+        return None
+    current = payload
+    for part in path.split("."):
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+def event_time(value: Any) -> datetime | None:
+    """An event time the sender wrote as ISO 8601 with a zone, or as unix seconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment.astimezone(UTC) if moment.tzinfo else None
+    return None

@@ -141,6 +141,7 @@ class EventTrace:
 class RawEvent:
     source: str
     event_id: str
+    type: str
     outcome: EventOutcome
     raw: bytes | None
 

@@ -181,7 +181,7 @@ SELECT source, event_id, type, received_at, outcome, detail, payload IS NOT NULL
 {_EVENT_WHERE} ORDER BY id DESC LIMIT $6
 """
 _RAW_EVENTS = f"""
-SELECT source, event_id, outcome, payload FROM events {_EVENT_WHERE} ORDER BY id LIMIT $6
+SELECT source, event_id, type, outcome, payload FROM events {_EVENT_WHERE} ORDER BY id LIMIT $6
 """
 _TRACE_EVENT = """
 SELECT id, source, event_id, type, received_at, outcome, detail, payload IS NOT NULL

@@ -370,7 +370,7 @@ class SQLiteStore:
 
     async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
         clause, params = _event_filter(where)
-        columns = "SELECT source, event_id, outcome, payload FROM events"
+        columns = "SELECT source, event_id, type, outcome, payload FROM events"
         sql = f"{columns} WHERE {clause} ORDER BY id LIMIT ?"
         rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
         return [RawEvent(*row) for row in rows]

@@ -1,0 +1,87 @@
+"""HTTP Basic credentials, for senders that sign nothing and authenticate with a password.
+
+Pipedrive and Chargebee put `Authorization: Basic base64(username:password)` (RFC 7617) on every
+webhook when one is configured on their side; there is no body signature and no timestamp. The
+credentials are compared in constant time, as a SHA-256 digest of `username:password` so that
+the comparison does not depend on their lengths either. Several pairs may be configured (a new
+pair next to the old one while the sender's settings are changed), and each variable may hold
+comma-separated values, any of which is accepted within its pair.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from bridge.secrets import Secret
+from bridge.sources import signing
+from bridge.sources.base import VerificationFailed
+
+AUTHORIZATION = "authorization"
+
+
+class BasicCredentials(BaseModel):
+    """One username and password pair, both `${VAR}` references."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    username: Secret
+    password: Secret
+
+    @property
+    def usable(self) -> bool:
+        return self.username.is_set and self.password.is_set
+
+    def accepted(self) -> list[bytes]:
+        """Digests of every `username:password` this pair accepts."""
+        return [
+            _credential_digest(user, password)
+            for user in self.username.values()
+            for password in self.password.values()
+        ]
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, Mapping) else value
+
+
+CredentialList = Annotated[list[BasicCredentials], BeforeValidator(_one_or_many)]
+"""One `{username, password}` mapping or a list of them."""
+
+
+def secrets_of(pairs: Sequence[BasicCredentials]) -> list[Secret]:
+    return [secret for pair in pairs for secret in (pair.username, pair.password)]
+
+
+def any_usable(pairs: Sequence[BasicCredentials]) -> bool:
+    """A pair needs both halves: a username alone verifies nothing."""
+    return any(pair.usable for pair in pairs)
+
+
+def check_basic_auth(headers: Mapping[str, str], pairs: Sequence[BasicCredentials]) -> None:
+    """Refuse a request whose Basic credentials match no configured pair."""
+    header = (headers.get(AUTHORIZATION) or "").strip()
+    if not header:
+        raise VerificationFailed("missing Authorization header (HTTP Basic credentials)")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
+        raise VerificationFailed("Authorization header is not HTTP Basic credentials")
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise VerificationFailed("Authorization header is not valid base64 credentials") from None
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        raise VerificationFailed("Authorization credentials have no ':' between user and password")
+    expected = [digest for pair in pairs for digest in pair.accepted()]
+    if not signing.any_match(expected, [_credential_digest(username, password)]):
+        raise VerificationFailed("HTTP Basic credentials do not match")
+
+
+def _credential_digest(username: str, password: str) -> bytes:
+    return hashlib.sha256(f"{username}:{password}".encode()).digest()

@@ -1,0 +1,277 @@
+"""Any other signed JSON webhook: an HMAC of the body, or of a template around it, set by options.
+
+Most senders sign one of a few ways, and each is a handful of options rather than a module:
+the raw body (GitHub `X-Hub-Signature-256: sha256=<hex>`, Lemon Squeezy `X-Signature: <hex>`,
+Typeform `Typeform-Signature: sha256=<base64>`), or a timestamp and the body (Calendly
+`Calendly-Webhook-Signature: t=<unix>,v1=<hex>` over `"{t}.{body}"`). A header may carry several
+signatures separated by commas, semicolons or spaces (neither hex nor base64 contains them);
+any configured secret matching any of them is enough. A signed timestamp is checked both ways
+against `tolerance_seconds`. Senders without an event id are deduplicated on the body's sha256.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bridge.model import Event
+from bridge.secrets import Secret, SecretList
+from bridge.sources import signing
+from bridge.sources.base import (
+    InboundRequest,
+    MalformedPayload,
+    Source,
+    SourceOptions,
+    VerificationFailed,
+)
+
+_SEPARATORS = re.compile(r"[,;\s]+")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_PLACEHOLDERS = frozenset({"body", "timestamp"})
+_MAX_TIMESTAMP_DIGITS = 16  # milliseconds until the year 318857: anything longer is not a time
+
+
+class FromHeader(BaseModel):
+    """`{header: X-Event-Name}`: a value read from a request header."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    header: str = Field(min_length=1)
+
+
+class Constant(BaseModel):
+    """`{const: order_created}`: the same value for every request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    const: str = Field(min_length=1)
+
+
+class HmacOptions(SourceOptions):
+    kind: Literal["hmac"]
+    secret: SecretList = Field(
+        description="Signing secret reference(s); a variable may hold several, comma-separated."
+    )
+    key_encoding: Literal["text", "hex", "base64"] = "text"
+    """How the secret is turned into the HMAC key: its UTF-8 bytes, or decoded from hex/base64."""
+    header: str = Field(min_length=1)
+    """The request header holding the signature(s)."""
+    algorithm: signing.Algorithm = "sha256"
+    encoding: signing.Encoding = "hex"
+    prefix: str = ""
+    """Text before each signature, such as `sha256=`; a signature without it matches nothing."""
+    signature_key: str | None = None
+    """When the header is `key=value` items (`t=..,v1=..`), the key of the signatures (`v1`)."""
+    signed: str = "body"
+    """What is signed: `body`, or a template of `{body}` and `{timestamp}`: `{timestamp}.{body}`."""
+    timestamp_header: str | None = None
+    """The header holding the signed timestamp (with `{timestamp}` in `signed`)."""
+    timestamp_key: str | None = None
+    """Or the key of the timestamp item in the signature header (`t`)."""
+    timestamp_unit: Literal["seconds", "milliseconds"] = "seconds"
+    tolerance_seconds: int = Field(300, ge=1, le=86_400)
+    event_id: str | FromHeader | None = None
+    """Dedupe id: a dotted path into the body, `{header: ...}`, or nothing for the body's sha256."""
+    event_type: str | FromHeader | Constant
+    """Event type the rules match on: a dotted path, `{header: ...}` or `{const: ...}`."""
+    occurred_at: str | None = None
+    """Dotted path to the event time: ISO 8601 with a zone, or unix seconds."""
+
+    @field_validator("prefix")
+    @classmethod
+    def _no_separator(cls, value: str) -> str:
+        if _SEPARATORS.search(value):
+            raise ValueError("a prefix cannot contain commas, semicolons or spaces")
+        return value
+
+    @field_validator("signed")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if value == "body":
+            return value
+        names = _PLACEHOLDER.findall(value)
+        unknown = sorted(set(names) - _PLACEHOLDERS)
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder {{{unknown[0]}}}: use {{body}} and {{timestamp}}"
+            )
+        if names.count("body") != 1:
+            raise ValueError("the template must contain {body} exactly once")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        signs_timestamp = "{timestamp}" in self.signed
+        sources = [s for s in (self.timestamp_header, self.timestamp_key) if s]
+        if signs_timestamp and len(sources) != 1:
+            raise ValueError(
+                "{timestamp} in `signed` needs exactly one of timestamp_header or timestamp_key"
+            )
+        if sources and not signs_timestamp:
+            raise ValueError(
+                "a timestamp that is not part of `signed` proves nothing:"
+                " add {timestamp} to the template or remove the timestamp option"
+            )
+        if self.timestamp_key and not self.signature_key:
+            raise ValueError("timestamp_key reads a `key=value` header: set signature_key too")
+        for secret in self.secret:
+            for value in secret.values():
+                if _key(value, self.key_encoding) is None:
+                    raise ValueError(
+                        f"{secret.env_var} holds a value that is not {self.key_encoding}"
+                    )
+        return self
+
+
+class HmacSource(Source):
+    kind = "hmac"
+    options_model = HmacOptions
+    options: HmacOptions
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return self.options.secret
+
+    def verify(self, request: InboundRequest) -> list[Event]:
+        options = self.options
+        header = request.headers.get(options.header.lower())
+        if not header:
+            raise VerificationFailed(f"missing {options.header} header")
+        items = [item for item in _SEPARATORS.split(header.strip()) if item]
+        signatures = list(self._signatures(items))
+        if not signatures:
+            raise VerificationFailed(f"no signature found in the {options.header} header")
+        timestamp = self._timestamp(request.headers, items)
+        message = self._message(request.body, timestamp)
+        expected = [
+            signing.digest(options.algorithm, key, message)
+            for secret in self.secrets
+            for value in secret.values()
+            if (key := _key(value, options.key_encoding)) is not None
+        ]
+        provided = (signing.decode_signature(text, options.encoding) for text in signatures)
+        if not signing.any_match(expected, provided):
+            raise VerificationFailed(f"no signature in the {options.header} header matches")
+        if timestamp is not None:
+            scale = 1000 if options.timestamp_unit == "milliseconds" else 1
+            signing.check_window(int(timestamp) / scale, options.tolerance_seconds)
+        return self._events(request.body, request.headers)
+
+    def parse(self, body: bytes) -> list[Event]:
+        return self._events(body, None)
+
+    def restore(self, body: bytes, event_id: str, event_type: str) -> Event:
+        """Rebuild the headers the id and type were read from, as they were verified."""
+        headers: dict[str, str] = {}
+        if isinstance(self.options.event_id, FromHeader):
+            headers[self.options.event_id.header.lower()] = event_id
+        if isinstance(self.options.event_type, FromHeader):
+            headers[self.options.event_type.header.lower()] = event_type
+        if not headers:
+            return super().restore(body, event_id, event_type)
+        [event] = self._events(body, headers)
+        return event
+
+    def _signatures(self, items: list[str]) -> Iterator[str]:
+        key, prefix = self.options.signature_key, self.options.prefix
+        for item in items:
+            if key is not None:
+                name, _, item = item.partition("=")
+                if name != key:
+                    continue
+            if item.startswith(prefix) and len(item) > len(prefix):
+                yield item[len(prefix) :]
+
+    def _timestamp(self, headers: Mapping[str, str], items: list[str]) -> str | None:
+        options = self.options
+        if options.timestamp_header:
+            value = headers.get(options.timestamp_header.lower())
+            where = f"the {options.timestamp_header} header"
+        elif options.timestamp_key:
+            found = [
+                v for k, _, v in (i.partition("=") for i in items) if k == options.timestamp_key
+            ]
+            value = found[0] if len(found) == 1 else None
+            where = f"{options.timestamp_key}= in the {options.header} header"
+        else:
+            return None
+        if not value:
+            raise VerificationFailed(f"missing timestamp ({where})")
+        if not (value.isascii() and value.isdigit()) or len(value) > _MAX_TIMESTAMP_DIGITS:
+            raise VerificationFailed(f"timestamp in {where} is not a unix time")
+        return value
+
+    def _message(self, body: bytes, timestamp: str | None) -> bytes:
+        """The bytes the sender signed: the raw body, never re-encoded, inside the template."""
+        if self.options.signed == "body":
+            return body
+        before, after = self.options.signed.split("{body}")
+        stamp = timestamp or ""
+        return (
+            before.replace("{timestamp}", stamp).encode()
+            + body
+            + after.replace("{timestamp}", stamp).encode()
+        )
+
+    def _events(self, raw: bytes, headers: Mapping[str, str] | None) -> list[Event]:
+        payload = signing.json_object(raw, self.name)
+        return [
+            Event(
+                source=self.name,
+                event_id=self._event_id(raw, payload, headers),
+                type=self._event_type(payload, headers),
+                payload=payload,
+                raw=raw,
+                occurred_at=signing.event_time(signing.value_at(payload, self.options.occurred_at)),
+            )
+        ]
+
+    def _event_id(self, raw: bytes, payload: Any, headers: Mapping[str, str] | None) -> str:
+        spec = self.options.event_id
+        if spec is None or (isinstance(spec, FromHeader) and headers is None):
+            return signing.body_digest(raw)
+        if isinstance(spec, FromHeader):
+            return _required_header(headers or {}, spec.header, "event id")
+        return _required_text(signing.value_at(payload, spec), f"no event id at {spec!r}")
+
+    def _event_type(self, payload: Any, headers: Mapping[str, str] | None) -> str:
+        spec = self.options.event_type
+        if isinstance(spec, Constant):
+            return spec.const
+        if isinstance(spec, FromHeader):
+            if headers is None:
+                raise MalformedPayload(
+                    f"the event type comes from the {spec.header} header, which a payload file"
+                    " does not have; to try a payload, set event_type to a path or a constant"
+                )
+            return _required_header(headers, spec.header, "event type")
+        return _required_text(signing.value_at(payload, spec), f"no event type at {spec!r}")
+
+
+def _key(secret: str, encoding: str) -> bytes | None:
+    if encoding == "text":
+        return secret.encode()
+    try:
+        return (
+            bytes.fromhex(secret) if encoding == "hex" else base64.b64decode(secret, validate=True)
+        )
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _required_header(headers: Mapping[str, str], name: str, what: str) -> str:
+    value = headers.get(name.lower())
+    if not value:
+        raise MalformedPayload(f"missing {name} header (the {what})")
+    return value
+
+
+def _required_text(value: Any, problem: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise MalformedPayload(problem)
+    return str(value)

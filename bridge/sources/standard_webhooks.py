@@ -1,0 +1,161 @@
+"""Standard Webhooks (and Svix, which it grew from), signed with the `standardwebhooks` library.
+
+Spec 1.0.0 (github.com/standard-webhooks/standard-webhooks, spec/standard-webhooks.md): the
+sender signs `"{webhook-id}.{webhook-timestamp}.{body}"` with HMAC-SHA256 keyed by the base64
+after `whsec_`, and sends `webhook-signature: v1,<base64>`, a space-separated list while it
+rotates its secret (other versions such as `v1a` are skipped). Svix sends the same values as
+`svix-id`, `svix-timestamp`, `svix-signature`. The library decodes the secret and computes the
+signature; the comparison is constant-time over every (secret, signature) pair, and the window
+is checked both ways here, with the libraries' five minutes as the default tolerance (the
+library hard-codes it, so it cannot check a configured one itself). The dedupe id is
+`webhook-id`, which the spec keeps the same on every retry. The body is conventionally
+`{"type", "timestamp", "data"}`; where the type and the time live are options.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import Field, field_validator
+from standardwebhooks.webhooks import (
+    EmptyWebhookSecretError,
+    Webhook,
+)
+
+from bridge.model import Event
+from bridge.secrets import Secret, SecretList
+from bridge.sources import signing
+from bridge.sources.base import (
+    InboundRequest,
+    MalformedPayload,
+    Source,
+    SourceOptions,
+    VerificationFailed,
+)
+
+HEADERS = ("id", "timestamp", "signature")
+PREFIXES = ("webhook-", "svix-")
+_MAX_TIMESTAMP_DIGITS = 12
+
+
+class StandardWebhooksOptions(SourceOptions):
+    kind: Literal["standard-webhooks"]
+    secret: SecretList = Field(
+        description="`whsec_...` secret reference(s); a variable may hold several, comma-separated."
+    )
+    tolerance_seconds: int = Field(300, ge=1, le=86_400)
+    """How far `webhook-timestamp` may be from now, either way (the libraries use 300)."""
+    event_type: str = Field("type", min_length=1)
+    """Dotted path to the event type in the body."""
+    occurred_at: str | None = "timestamp"
+    """Dotted path to the time the event happened (ISO 8601 with a zone, or unix seconds)."""
+
+    @field_validator("secret")
+    @classmethod
+    def _usable(cls, secrets: list[Secret]) -> list[Secret]:
+        """A secret the library cannot decode would refuse every webhook: say so at load time."""
+        for secret in secrets:
+            for value in secret.values():
+                if _webhook(value) is None:
+                    raise ValueError(
+                        f"{secret.env_var} holds a value that is not a whsec_ secret"
+                        " (base64 after the prefix)"
+                    )
+        return secrets
+
+
+class StandardWebhooksSource(Source):
+    kind = "standard-webhooks"
+    options_model = StandardWebhooksOptions
+    options: StandardWebhooksOptions
+
+    def __init__(self, name: str, options: StandardWebhooksOptions) -> None:
+        super().__init__(name, options)
+        self._webhooks = [
+            webhook
+            for ref in options.secret
+            for value in ref.values()
+            if (webhook := _webhook(value)) is not None
+        ]
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return self.options.secret
+
+    def verify(self, request: InboundRequest) -> list[Event]:
+        headers = _signed_headers(request.headers)
+        if len(headers) != len(HEADERS):
+            raise VerificationFailed(
+                "missing webhook-id, webhook-timestamp or webhook-signature header"
+            )
+        message_id, stamp = headers["id"], headers["timestamp"]
+        if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > _MAX_TIMESTAMP_DIGITS:
+            raise VerificationFailed("webhook-timestamp is not a unix time in seconds")
+        provided = _v1_signatures(headers["signature"])
+        if not provided:
+            raise VerificationFailed("no v1 signature in the webhook-signature header")
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedPayload("body is not UTF-8, so it cannot be verified") from None
+        moment = datetime.fromtimestamp(int(stamp), UTC)
+        expected = [
+            base64.b64decode(webhook.sign(message_id, moment, text).partition(",")[2])
+            for webhook in self._webhooks
+        ]
+        if not signing.any_match(expected, provided):
+            raise VerificationFailed("no signature in the webhook-signature header matches")
+        signing.check_window(int(stamp), self.options.tolerance_seconds)
+        return self._events(request.body, message_id)
+
+    def parse(self, body: bytes) -> list[Event]:
+        """Without headers there is no webhook-id: a payload file is identified by its hash."""
+        return self._events(body, signing.body_digest(body))
+
+    def _events(self, raw: bytes, event_id: str) -> list[Event]:
+        payload = signing.json_object(raw, "Standard Webhooks")
+        event_type = signing.value_at(payload, self.options.event_type)
+        if not isinstance(event_type, str) or not event_type:
+            raise MalformedPayload(f"no event type at {self.options.event_type!r}")
+        return [
+            Event(
+                source=self.name,
+                event_id=event_id,
+                type=event_type,
+                payload=payload,
+                raw=raw,
+                occurred_at=signing.event_time(signing.value_at(payload, self.options.occurred_at)),
+            )
+        ]
+
+
+def _signed_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """`id`, `timestamp` and `signature` from `webhook-*` headers, or from `svix-*` ones."""
+    found: dict[str, str] = {}
+    for name in HEADERS:
+        for prefix in PREFIXES:
+            value = (headers.get(prefix + name) or "").strip()
+            if value:
+                found[name] = value
+                break
+    return found
+
+
+def _v1_signatures(header: str) -> list[bytes | None]:
+    """Every `v1,<base64>` of the space-separated list; other versions are not ours to check."""
+    return [
+        signing.decode_signature(signature, "base64")
+        for version, _, signature in (item.partition(",") for item in header.split())
+        if version == "v1" and signature
+    ]
+
+
+def _webhook(secret: str) -> Webhook | None:
+    try:
+        return Webhook(secret)
+    except (EmptyWebhookSecretError, binascii.Error, ValueError):
+        return None
