@@ -75,9 +75,7 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
         rules=RULE.replace("destination: pagent", "destination: nowhere"),
     )
     text = "\n".join(found)
-    assert (
-        "source.yaml:4: sources.stripe.kind: unknown source kind 'strype' (known: " in text
-    )
+    assert "source.yaml:4: sources.stripe.kind: unknown source kind 'strype' (known: " in text
     assert (
         "pagent.yaml:6: destinations.pagent.api_key: "
         "secrets must be written as an environment reference" in text
