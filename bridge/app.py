@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,9 +16,14 @@ from starlette.routing import Route
 
 from bridge import metrics
 from bridge.admin import admin_routes
+from bridge.logs import flush_logs
 from bridge.service import Bridge
 from bridge.settings import Settings
 from bridge.sources import InboundRequest
+
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+"""Request ids: a random per-process prefix and a counter (uuid4 cost 5% of the ingest path)."""
 
 
 class BodyTooLarge(Exception):
@@ -44,7 +50,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def receive_webhook(request: Request) -> Response:
     bridge: Bridge = request.app.state.bridge
-    request_id = uuid.uuid4().hex
+    request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
     limit = bridge.settings.max_body_bytes
     try:
         body = await read_body(request, limit)
@@ -55,7 +61,7 @@ async def receive_webhook(request: Request) -> Response:
         return json_response({"error": f"body larger than {limit} bytes"}, 413)
     except ClientDisconnect:
         return Response(status_code=400)
-    inbound = InboundRequest(request.method, str(request.url), request.headers, body)
+    inbound = InboundRequest(request.method, lambda: str(request.url), request.headers, body)
     reply = await bridge.ingestor.receive(request.path_params["source"], inbound, request_id)
     return Response(
         reply.content,
@@ -100,6 +106,7 @@ def create_app(
             yield
         finally:
             await bridge.close()
+            flush_logs()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),

@@ -21,14 +21,23 @@ class MoneyError(ValueError):
     """An amount or currency that cannot be represented exactly."""
 
 
+# Read once: looking a code up through the library's enum cost more than the rest of a
+# conversion's money handling.
+_EXPONENTS: dict[str, int | None] = {
+    member.code: member.exponent
+    for name, member in iso4217.Currency.__members__.items()
+    if member.code == name
+}
+
+
 def currency_exponent(code: str) -> int:
     """Number of decimals of the currency's minor unit, by ISO 4217 (USD 2, JPY 0, KWD 3)."""
-    member = iso4217.Currency.__members__.get(code)
-    if member is None or member.code != code:
+    if code not in _EXPONENTS:
         raise MoneyError(f"unknown currency {code!r} (not an ISO 4217 code)")
-    if member.exponent is None:
+    exponent = _EXPONENTS[code]
+    if exponent is None:
         raise MoneyError(f"currency {code!r} has no minor unit (ISO 4217 lists it as N.A.)")
-    return member.exponent
+    return exponent
 
 
 def normalize_currency(value: object) -> str:

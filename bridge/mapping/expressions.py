@@ -16,6 +16,7 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError, JMESPathTypeError
 
+from bridge.mapping.compiled import compile_tree
 from bridge.mapping.functions import FUNCTION_NAMES, MONEY_FUNCTIONS, BridgeFunctions, FunctionError
 from bridge.money import MoneyError, normalize_currency
 
@@ -63,15 +64,15 @@ class PathExpression(Expression):
 
 
 class JmesExpression(Expression):
-    __slots__ = ("_parsed", "text")
+    __slots__ = ("_evaluate", "text")
 
     def __init__(self, text: str, parsed: Any) -> None:
         self.text = text
-        self._parsed = parsed
+        self._evaluate = compile_tree(parsed.parsed, _OPTIONS)
 
     def search(self, data: Any) -> Any:
         try:
-            return self._parsed.search(data, options=_OPTIONS)
+            return self._evaluate(data)
         except (FunctionError, MoneyError) as exc:
             raise EvaluationError(str(exc)) from None
         except JMESPathTypeError as exc:

@@ -8,8 +8,8 @@ trusted.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import orjson
@@ -37,14 +37,28 @@ class MalformedPayload(SourceError):
     status = 400
 
 
-@dataclass(frozen=True, slots=True)
 class InboundRequest:
-    """The parts of an HTTP request a signature scheme may cover, exactly as received."""
+    """The parts of an HTTP request a signature scheme may cover, exactly as received.
 
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
+    `url` may be given as a function: building it costs more than most schemes' whole check,
+    and only the few that sign the URL ask for it.
+    """
+
+    __slots__ = ("_url", "body", "headers", "method")
+
+    def __init__(
+        self, method: str, url: str | Callable[[], str], headers: Mapping[str, str], body: bytes
+    ) -> None:
+        self.method = method
+        self._url = url
+        self.headers = headers
+        self.body = body
+
+    @property
+    def url(self) -> str:
+        if callable(self._url):
+            self._url = self._url()
+        return self._url
 
 
 class SourceOptions(BaseModel):

@@ -208,13 +208,16 @@ class SQLiteStore:
             return []
         names = sorted(destinations)
         marks = ",".join("?" * len(names))
+        # `+destination` keeps SQLite off the (destination, dedupe_key) unique index, which
+        # would scan every delivery ever made for the destination; `deliveries_due` holds only
+        # pending ones (measured: 1 M stored rows halved ingest speed without this).
         sql = f"""
             UPDATE deliveries SET lease_owner = ?, lease_until = ?
             WHERE id IN (
                 SELECT id FROM deliveries
                 WHERE status = 'pending' AND next_attempt_at <= ?
                   AND (lease_until IS NULL OR lease_until <= ?)
-                  AND destination IN ({marks})
+                  AND +destination IN ({marks})
                 ORDER BY next_attempt_at LIMIT ?)
             RETURNING id, destination, conversion, attempts, created_at, expires_at
         """

@@ -33,6 +33,7 @@ class _Pending(Generic[T]):
     loop: asyncio.AbstractEventLoop
 
 
+Outcome = tuple[_Pending[Any], Any, BaseException | None]
 _STOP = object()
 
 
@@ -100,7 +101,7 @@ class GroupCommitWriter:
             connection.close()
 
     def _commit(self, connection: sqlite3.Connection, group: list[_Pending[Any]]) -> None:
-        results: list[tuple[_Pending[Any], Any, BaseException | None]] = []
+        results: list[Outcome] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
             for pending in group:
@@ -125,8 +126,7 @@ class GroupCommitWriter:
         else:
             self.commits += 1
             self.jobs += len(group)
-        for pending, value, error in results:
-            _settle(pending, value, error)
+        _settle(results)
 
     def _fail_waiting(self) -> None:
         while True:
@@ -135,7 +135,7 @@ class GroupCommitWriter:
             except queue.Empty:
                 return
             if item is not _STOP:
-                _settle(item, None, StoreUnavailable("store is closed"))
+                _settle([(item, None, StoreUnavailable("store is closed"))])
 
 
 def _translate(exc: Exception) -> BaseException:
@@ -144,14 +144,21 @@ def _translate(exc: Exception) -> BaseException:
     return exc
 
 
-def _settle(pending: _Pending[Any], value: Any, error: BaseException | None) -> None:
-    def apply() -> None:
+def _settle(results: list[Outcome]) -> None:
+    """Hand each job's result to its caller: one wake-up per event loop, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in results:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, outcomes in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the caller's loop is gone; a commit stands
+            loop.call_soon_threadsafe(_apply, outcomes)
+
+
+def _apply(outcomes: list[Outcome]) -> None:
+    for pending, value, error in outcomes:
         if pending.future.done():
-            return
+            continue
         if error is not None:
             pending.future.set_exception(error)
         else:
             pending.future.set_result(value)
-
-    with contextlib.suppress(RuntimeError):  # the caller's loop is gone; a commit stands
-        pending.loop.call_soon_threadsafe(apply)

@@ -1,0 +1,1 @@
+"""bridge's benchmark: `bench/run` (or `python -m bench`); see docs/benchmarks.md."""

@@ -1,0 +1,704 @@
+"""bridge's benchmark, one command: `bench/run` (or `python -m bench`). See docs/benchmarks.md.
+
+Measures, on 127.0.0.1 with the server pinned to one core and the load generator to another:
+1. ingest: a bare starlette endpoint under uvicorn (the stack's limit) and `bridge serve`
+   (Stripe source, one rule, SQLite with fsync at every commit), alternating, several rounds,
+   driven by wrk with distinct, correctly signed Stripe events; req/s, p50, p99, and the ratio;
+2. the same load on a store that already holds `--rows` events (1 M by default);
+3. end to end: a bounded number of events through bridge to a loopback pagent, with the
+   conversions delivered per second and the delay from each 2xx to the vendor's receipt;
+4. bridge's resident memory under each load; optionally a py-spy profile (`--profile`).
+No result is asserted against a time: the exit status is 1 only when bridge answered something
+other than 200 `accepted`, dropped connections, or did not deliver every conversion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import events as signing
+from bench import loadgen, prefill, profile
+from bench.processes import (
+    RssSampler,
+    Server,
+    affinity,
+    free_port,
+    pinned,
+    rss_bytes,
+    thread_cpu_seconds,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+LUA = BENCH / "signed_events.lua"
+MAPPINGS = BENCH / "mappings"
+CONCURRENCY = 64
+BARE_EXPECT = '"status":"ok"'
+BRIDGE_EXPECT = '"status":"accepted"'
+
+
+@dataclass
+class Run:
+    """One load against one server."""
+
+    target: str
+    round: int
+    client: str
+    requests: int = 0
+    seconds: float = 0.0
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    non2xx: int = 0
+    unexpected: int = 0
+    """2xx answers without the expected body (`accepted` for bridge)."""
+    socket_errors: int = 0
+    wrapped: bool = False
+    """The pool of distinct events ran out, so later requests repeated events (duplicates)."""
+    rows_before: int = 0
+    rss_peak_mb: float = 0.0
+    rss_idle_mb: float = 0.0
+    cpu_pct: float = 0.0
+    """The server's CPU time over the load's wall time (100 = its whole core)."""
+    cpu_us_per_request: float = 0.0
+    """Server CPU per answered request: steadier than req/s on a machine that is busy."""
+    sample: str = ""
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.non2xx:
+            found.append(f"{self.non2xx} non-2xx answers")
+        if self.unexpected and not self.wrapped:
+            found.append(f"{self.unexpected} 2xx answers not 'accepted'")
+        if self.socket_errors:
+            found.append(f"{self.socket_errors} socket errors")
+        if self.requests == 0:
+            found.append("no request completed")
+        return [f"{self.target} round {self.round}: {p} ({self.sample})" for p in found]
+
+
+@dataclass
+class EndToEnd:
+    events: int
+    accepted: int = 0
+    delivered: int = 0
+    vendor_requests: int = 0
+    ingest_rps: float = 0.0
+    conversions_per_s: float = 0.0
+    """Delivered conversions / (last arrival at the vendor - start of the load)."""
+    delivery_rate_per_s: float = 0.0
+    """Delivered conversions / (last arrival - first arrival): the worker's own pace."""
+    delay_p50_ms: float = 0.0
+    delay_p99_ms: float = 0.0
+    delay_max_ms: float = 0.0
+    drain_s: float = 0.0
+    """From the last 2xx to the last arrival."""
+    rss_peak_mb: float = 0.0
+    missing: int = 0
+
+
+@dataclass
+class Options:
+    rounds: int
+    duration: int
+    warmup: int
+    pool: int
+    rows: int
+    e2e_events: int
+    e2e_timeout: float
+    client: str
+    workdir: Path
+    keep: bool
+    profile: bool
+    worker: bool
+    smoke: bool
+    bridge_path: Path | None
+    """A directory holding a `bridge` package to measure instead of the installed one."""
+
+
+@dataclass
+class Report:
+    machine: dict[str, Any]
+    options: dict[str, Any]
+    runs: list[Run] = field(default_factory=list)
+    end_to_end: EndToEnd | None = None
+    prefill_seconds: float = 0.0
+    profile: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class Bench:
+    def __init__(self, options: Options) -> None:
+        self.o = options
+        self.token = secrets.token_hex(3)
+        cpus = affinity()
+        self.server_cpu: int | None = cpus[0] if len(cpus) >= 2 else None
+        self.client_cpu: int | None = cpus[1] if len(cpus) >= 2 else None
+        if self.client_cpu is not None:
+            os.sched_setaffinity(0, {self.client_cpu})  # this process and wrk: the client core
+        self.logs = options.workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.pool = options.pool
+        self.vendor: Server | None = None
+
+    # -- servers -----------------------------------------------------------------------------
+
+    def bridge_env(self, db: Path) -> dict[str, str]:
+        assert self.vendor is not None
+        tree = {"PYTHONPATH": str(self.o.bridge_path)} if self.o.bridge_path else {}
+        return {
+            **os.environ,
+            **tree,
+            "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
+            "BRIDGE_MAPPINGS_DIR": str(MAPPINGS),
+            "BRIDGE_LOG_LEVEL": "info",
+            "BRIDGE_LOG_FORMAT": "json",
+            "STRIPE_WEBHOOK_SECRET": signing.SECRET,
+            "PAGENT_API_KEY": "pk_bench_loopback",
+            "PAGENT_BASE_URL": self.vendor.url,
+        }
+
+    def bridge(self, name: str, db: Path) -> Server:
+        port = free_port()
+        argv = [sys.executable, "-m", "bridge", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if not self.o.worker:
+            argv.append("--no-worker")
+        return Server(
+            name,
+            argv,
+            port=port,
+            log=self.logs / f"{name}.log",
+            env=self.bridge_env(db),
+            cpu=self.server_cpu,
+            cwd=self.o.workdir,
+        )
+
+    def bare(self) -> Server:
+        port = free_port()
+        return Server(
+            "bare",
+            [sys.executable, "-m", "bench.bare", str(port)],
+            port=port,
+            log=self.logs / "bare.log",
+            cpu=self.server_cpu,
+            cwd=REPO,
+        )
+
+    def vendor_server(self) -> Server:
+        """The loopback vendor, not started yet (`with` starts and stops it)."""
+        port = free_port()
+        self.vendor = Server(
+            "vendor",
+            [sys.executable, "-m", "bench.vendor", str(port)],
+            port=port,
+            log=self.logs / "vendor.log",
+            cpu=self.client_cpu,
+            cwd=REPO,
+        )
+        return self.vendor
+
+    # -- load --------------------------------------------------------------------------------
+
+    def load(
+        self, server: Server, prefix: str, count: int, seconds: int, expect: str, run: Run
+    ) -> None:
+        """Drive `server` for `seconds` with `count` distinct events named by `prefix`.
+
+        wrk goes round the pool again when it is used up (and says so); the Python client
+        stops instead, except against the bare endpoint, where repeats change nothing.
+        """
+        if run.client == "wrk":
+            pool = signing.write_pool(self.o.workdir / f"pool-{prefix}.txt", prefix, count)
+            argv = [
+                "wrk",
+                "-t1",
+                f"-c{CONCURRENCY}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(LUA),
+                f"{server.url}{signing.PATH}",
+                "--",
+                str(pool),
+                "1",
+                expect,
+            ]
+            done = subprocess.run(
+                pinned(argv, self.client_cpu),
+                capture_output=True,
+                text=True,
+                timeout=seconds + 120,
+                check=False,
+            )
+            pool.unlink()
+            line = next(
+                (x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None
+            )
+            if line is None:
+                raise RuntimeError(f"wrk printed no result: {done.stdout}\n{done.stderr}")
+            result = json.loads(line.removeprefix("BENCH_RESULT "))
+            run.requests = result["requests"]
+            run.seconds = result["duration_us"] / 1e6
+            run.p50_ms = result["p50_us"] / 1000
+            run.p99_ms = result["p99_us"] / 1000
+            run.non2xx = result["non2xx"]
+            run.unexpected = result["unexpected"]
+            run.socket_errors = sum(result["errors"].values())
+            run.wrapped = result["wrapped"] > 0
+            run.sample = result["sample"]
+        else:
+            requests = [
+                signing.http_request(e, "127.0.0.1", server.port)
+                for e in signing.signed_events(prefix, count)
+            ]
+            got = loadgen.drive(
+                "127.0.0.1",
+                server.port,
+                requests,
+                concurrency=CONCURRENCY,
+                duration=seconds,
+                expect=expect.encode(),
+                repeat=expect == BARE_EXPECT,
+            )
+            run.requests = got.requests
+            run.seconds = got.duration_s
+            run.p50_ms = loadgen.percentile(got.latencies_s, 50) * 1000
+            run.p99_ms = loadgen.percentile(got.latencies_s, 99) * 1000
+            run.non2xx = got.non2xx
+            run.unexpected = got.unexpected
+            run.socket_errors = got.errors
+            run.wrapped = got.requests >= count and expect != BARE_EXPECT
+            run.sample = got.sample
+        run.rps = run.requests / run.seconds if run.seconds else 0.0
+
+    def measure(self, server: Server, run: Run, expect: str, is_bridge: bool) -> Run:
+        prefix = f"{self.token}r{run.round}{run.target.replace('-', '')}"
+        if self.o.warmup:
+            warm = Run(run.target, run.round, run.client)
+            self.load(server, f"{prefix}w", self.pool // 4, self.o.warmup, expect, warm)
+        run.rss_idle_mb = _mb(_rss(server.pid))
+        before = sum(thread_cpu_seconds(server.pid).values())
+        started = time.perf_counter()
+        with RssSampler(server.pid) as rss:
+            self.load(server, prefix, self.pool, self.o.duration, expect, run)
+        busy = sum(thread_cpu_seconds(server.pid).values()) - before
+        run.cpu_pct = 100 * busy / (time.perf_counter() - started)
+        run.cpu_us_per_request = 1e6 * busy / run.requests if run.requests else 0.0
+        run.rss_peak_mb = _mb(rss.peak)
+        if is_bridge and run.rps * self.o.duration * 1.3 > self.pool:
+            self.pool = int(run.rps * self.o.duration * 1.6)  # keep every event distinct
+        return run
+
+    def client(self) -> str:
+        if self.o.client != "auto":
+            return self.o.client
+        return "wrk" if shutil.which("wrk") else "python"
+
+    # -- phases ------------------------------------------------------------------------------
+
+    def rounds(self, report: Report, prefilled: Path | None) -> None:
+        client = self.client()
+        targets = ["bare", "bridge"] + (["bridge-1m"] if prefilled else [])
+        for number in range(1, self.o.rounds + 1):
+            order = targets if number % 2 else list(reversed(targets))
+            for target in order:
+                run = Run(target, number, client)
+                if target == "bare":
+                    with self.bare() as server:
+                        self.measure(server, run, BARE_EXPECT, False)
+                elif target == "bridge":
+                    db = self.o.workdir / f"empty-{number}" / "bridge.db"
+                    with self.bridge(f"bridge-r{number}", db) as server:
+                        self.measure(server, run, BRIDGE_EXPECT, True)
+                    shutil.rmtree(db.parent, ignore_errors=True)
+                else:
+                    assert prefilled is not None
+                    run.rows_before = prefill.count_rows(prefilled)
+                    with self.bridge(f"bridge-1m-r{number}", prefilled) as server:
+                        self.measure(server, run, BRIDGE_EXPECT, True)
+                report.runs.append(run)
+                report.problems += run.problems()
+                _print_run(run)
+
+    def end_to_end(self) -> EndToEnd:
+        assert self.vendor is not None
+        result = EndToEnd(self.o.e2e_events)
+        httpx.post(f"{self.vendor.url}/reset", timeout=10)
+        prefix = f"{self.token}e2e"
+        batch = list(signing.signed_events(prefix, self.o.e2e_events))
+        db = self.o.workdir / "e2e" / "bridge.db"
+        with self.bridge("bridge-e2e", db) as server, RssSampler(server.pid) as rss:
+            requests = [signing.http_request(e, "127.0.0.1", server.port) for e in batch]
+            started = time.time()
+            got = loadgen.drive(
+                "127.0.0.1",
+                server.port,
+                requests,
+                concurrency=CONCURRENCY,
+                expect=BRIDGE_EXPECT.encode(),
+            )
+            result.accepted = len(got.answered_at)
+            result.ingest_rps = got.requests / got.duration_s if got.duration_s else 0.0
+            deadline = time.monotonic() + self.o.e2e_timeout
+            count = 0
+            while time.monotonic() < deadline:
+                count = httpx.get(f"{self.vendor.url}/count", timeout=10).json()["count"]
+                if count >= result.accepted:
+                    break
+                time.sleep(0.05)
+            seen = httpx.get(f"{self.vendor.url}/arrivals", timeout=60).json()
+        result.rss_peak_mb = _mb(rss.peak)
+        shutil.rmtree(db.parent, ignore_errors=True)
+        arrivals: dict[str, float] = seen["arrivals"]
+        result.delivered = len(arrivals)
+        result.vendor_requests = seen["requests"]
+        delays = [
+            arrivals[batch[index].session_id] - answered
+            for index, answered in got.answered_at.items()
+            if batch[index].session_id in arrivals
+        ]
+        result.missing = result.accepted - len(delays)
+        if arrivals:
+            last, first = max(arrivals.values()), min(arrivals.values())
+            result.conversions_per_s = len(arrivals) / (last - started)
+            result.delivery_rate_per_s = len(arrivals) / (last - first) if last > first else 0.0
+            if got.answered_at:
+                result.drain_s = last - max(got.answered_at.values())
+        result.delay_p50_ms = loadgen.percentile(delays, 50) * 1000
+        result.delay_p99_ms = loadgen.percentile(delays, 99) * 1000
+        result.delay_max_ms = max(delays, default=0.0) * 1000
+        return result
+
+    def profile(self) -> list[str]:
+        """py-spy on a bridge under the same load; the run itself is not counted."""
+        output = self.o.workdir / "profile.txt"
+        db = self.o.workdir / "profile" / "bridge.db"
+        client = self.client()
+        with self.bridge("bridge-profile", db) as server:
+            recorder = profile.start_recording(
+                server.pid, self.o.duration, output, self.client_cpu, self.logs / "py-spy.log"
+            )
+            if recorder is None:
+                return ["py-spy not found: install it into the venv (pip install py-spy)"]
+            run = Run("bridge-profile", 0, client)
+            before, started = thread_cpu_seconds(server.pid), time.perf_counter()
+            self.load(server, f"{self.token}prof", self.pool, self.o.duration, BRIDGE_EXPECT, run)
+            after, elapsed = thread_cpu_seconds(server.pid), time.perf_counter() - started
+            recorder.wait(60)
+        shutil.rmtree(db.parent, ignore_errors=True)
+        if not output.exists():
+            return [f"py-spy recorded nothing; see {self.logs / 'py-spy.log'}"]
+        kept = REPO / "bench" / "results" / f"profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(output, kept)
+        header = f"profile of bridge at {run.rps:.0f} req/s (py-spy, raw stacks in {kept})"
+        busy = {name: after[name] - before.get(name, 0.0) for name in after}
+        total = sum(busy.values())
+        cpu = [
+            f"bridge's CPU during the load: {100 * total / elapsed:.0f}% of its core,"
+            f" {1e6 * total / max(run.requests, 1):.0f} us per request, by thread:"
+        ]
+        cpu += [
+            f"  {100 * seconds / elapsed:5.1f}%  {name}"
+            for name, seconds in sorted(busy.items(), key=lambda item: -item[1])
+            if seconds > 0
+        ]
+        return [header, *cpu, *profile.summarize(output).lines()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = _options(argv)
+    report = Report(
+        machine=machine_facts(options.workdir, options.bridge_path), options=_shown(options)
+    )
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in report.machine.items()), flush=True)
+    print("options: " + ", ".join(f"{k}={v}" for k, v in report.options.items()), flush=True)
+    bench = Bench(options)
+    try:
+        with bench.vendor_server():
+            prefilled = None
+            if options.rows:
+                prefilled = options.workdir / f"prefill-{options.rows}" / "bridge.db"
+                if not prefilled.exists():
+                    prefilled.parent.mkdir(parents=True, exist_ok=True)
+                    env = bench.bridge_env(prefilled)
+                    report.prefill_seconds = prefill.prefill(prefilled, options.rows, env, REPO)
+                    print(f"prefilled {options.rows} events in {report.prefill_seconds:.1f}s")
+            _phase(report, "ingest rounds", lambda: bench.rounds(report, prefilled))
+            if options.e2e_events:
+                _phase(report, "end to end", lambda: _end_to_end(bench, report))
+            if options.profile:
+                _phase(report, "profile", lambda: setattr(report, "profile", bench.profile()))
+    finally:
+        if not options.keep:
+            shutil.rmtree(options.workdir, ignore_errors=True)
+    report.machine["load_average_end"] = _load_average()
+    print()
+    print("\n".join(summary_lines(report)))
+    saved = _save(report)
+    print(f"\nresults: {saved}")
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    return 1 if report.problems else 0
+
+
+def _phase(report: Report, name: str, run: Callable[[], object]) -> None:
+    """Run one phase; a failure is reported and the later phases still run."""
+    try:
+        run()
+    except (RuntimeError, OSError, httpx.HTTPError, subprocess.SubprocessError) as exc:
+        report.problems.append(f"{name} failed: {exc}")
+        print(f"{name} failed: {exc}", file=sys.stderr, flush=True)
+
+
+def _end_to_end(bench: Bench, report: Report) -> None:
+    e2e = report.end_to_end = bench.end_to_end()
+    if e2e.missing or e2e.accepted < e2e.events:
+        report.problems.append(
+            f"end to end: {e2e.accepted} of {e2e.events} accepted,"
+            f" {e2e.missing} not delivered within {bench.o.e2e_timeout:g}s"
+        )
+
+
+def summary_lines(report: Report) -> list[str]:
+    lines = [f"summary: medians over {report.options['rounds']} rounds, c={CONCURRENCY}"]
+    lines.append(
+        f"{'target':12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+        f" {'not acc.':>8} {'RSS MB':>7} {'CPU %':>6} {'CPU us/req':>10}"
+    )
+    medians: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for target in ("bare", "bridge", "bridge-1m"):
+        runs = [r for r in report.runs if r.target == target]
+        if not runs:
+            continue
+        rps = statistics.median(r.rps for r in runs)
+        medians[target] = rps
+        lines.append(
+            f"{target:12} {rps:8.0f} {statistics.median(r.p50_ms for r in runs):8.1f}"
+            f" {statistics.median(r.p99_ms for r in runs):8.1f}"
+            f" {sum(r.non2xx for r in runs):8d} {sum(r.unexpected for r in runs):8d}"
+            f" {max(r.rss_peak_mb for r in runs):7.0f}"
+            f" {statistics.median(r.cpu_pct for r in runs):6.0f}"
+            f" {statistics.median(r.cpu_us_per_request for r in runs):10.0f}"
+        )
+        cpu[target] = statistics.median(r.cpu_us_per_request for r in runs)
+    if medians.get("bare") and "bridge" in medians:
+        lines.append(f"ratio bridge / bare: {medians['bridge'] / medians['bare']:.3f}")
+        if cpu.get("bridge"):
+            lines.append(
+                f"ratio by CPU per request (bare / bridge): {cpu['bare'] / cpu['bridge']:.3f}"
+            )
+    if medians.get("bridge") and "bridge-1m" in medians:
+        rows = max(r.rows_before for r in report.runs if r.target == "bridge-1m")
+        lines.append(
+            f"ratio bridge with {rows} rows stored / empty store:"
+            f" {medians['bridge-1m'] / medians['bridge']:.3f}"
+        )
+    if any(r.wrapped for r in report.runs if r.target != "bare"):
+        lines.append("note: a bridge run used up its distinct events; raise --pool")
+    e2e = report.end_to_end
+    if e2e is not None:
+        lines.append(
+            f"end to end: {e2e.delivered} of {e2e.events} conversions delivered,"
+            f" {e2e.conversions_per_s:.0f} conversions/s from first request to last delivery"
+            f" (worker pace {e2e.delivery_rate_per_s:.0f}/s, ingest {e2e.ingest_rps:.0f} req/s,"
+            f" {e2e.vendor_requests} vendor requests)"
+        )
+        lines.append(
+            f"  delay 2xx -> vendor: p50 {e2e.delay_p50_ms:.0f} ms, p99 {e2e.delay_p99_ms:.0f} ms,"
+            f" max {e2e.delay_max_ms:.0f} ms; drain after last 2xx {e2e.drain_s:.2f}s;"
+            f" RSS peak {e2e.rss_peak_mb:.0f} MB"
+        )
+    lines += report.profile
+    return lines
+
+
+def machine_facts(workdir: Path, bridge_path: Path | None) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(affinity()),
+        "kernel": platform.release(),
+        "os": _os_name(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "filesystem": _filesystem(workdir),
+        "wrk": _wrk_version(),
+        "load_average_start": _load_average(),
+        "commit": _git_commit(),
+        "bridge": str(bridge_path / "bridge") if bridge_path else str(REPO / "bridge"),
+    }
+    for package in ("uvicorn", "starlette", "uvloop", "httptools", "orjson", "pydantic"):
+        try:
+            facts[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            facts[package] = "not installed"
+    return facts
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def _filesystem(path: Path) -> str:
+    done = subprocess.run(
+        ["df", "--output=fstype,source", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = done.stdout.split("\n")
+    return " ".join(rows[1].split()) if len(rows) > 1 else "unknown"
+
+
+def _wrk_version() -> str:
+    if not shutil.which("wrk"):
+        return "not installed"
+    done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    first = (done.stdout or done.stderr).splitlines()
+    return first[0].split(" Copyright")[0] if first else "unknown"
+
+
+def _git_commit() -> str:
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _rss(pid: int) -> int:
+    return rss_bytes(pid) or 0
+
+
+def _mb(value: int) -> float:
+    return value / (1024 * 1024)
+
+
+def _print_run(run: Run) -> None:
+    extra = f" rows={run.rows_before}" if run.rows_before else ""
+    print(
+        f"round {run.round} {run.target:10} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.1f} ms"
+        f"  p99 {run.p99_ms:6.1f} ms  n={run.requests} non-2xx={run.non2xx}"
+        f" not-accepted={run.unexpected} errors={run.socket_errors}"
+        f" cpu={run.cpu_pct:.0f}% {run.cpu_us_per_request:.0f}us/req"
+        f" rss={run.rss_idle_mb:.0f}->{run.rss_peak_mb:.0f}MB{extra}",
+        flush=True,
+    )
+
+
+def _save(report: Report) -> Path:
+    folder = BENCH / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    body = asdict(report)
+    path.write_text(json.dumps(body, indent=2, default=str) + "\n")
+    return path
+
+
+def _shown(options: Options) -> dict[str, Any]:
+    shown = asdict(options)
+    shown["workdir"] = str(options.workdir)
+    return shown
+
+
+def _options(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="bench/run", description="bridge's ingest and end to end benchmark (127.0.0.1 only)."
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny counts, finishes in seconds")
+    parser.add_argument("--rounds", type=int, help="alternating rounds (default 5)")
+    parser.add_argument("--duration", type=int, help="seconds of load per run (default 10)")
+    parser.add_argument("--warmup", type=int, help="seconds of unmeasured load first (default 2)")
+    parser.add_argument("--pool", type=int, help="distinct events per run (default 40000; grows)")
+    parser.add_argument("--rows", type=int, help="events already stored (default 1000000; 0 skips)")
+    parser.add_argument("--e2e-events", type=int, help="end to end events (default 20000; 0 skips)")
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--no-worker", action="store_true", help="ingest runs without delivery")
+    parser.add_argument("--profile", action="store_true", help="add a py-spy profile of bridge")
+    parser.add_argument("--workdir", type=Path, help="keep data here (reuses a prefilled store)")
+    parser.add_argument(
+        "--bridge-path",
+        type=Path,
+        help="directory with a bridge package to measure (a snapshot or an experiment)",
+    )
+    args = parser.parse_args(argv)
+    smoke = args.smoke
+    defaults: Mapping[str, int] = (
+        {"rounds": 1, "duration": 2, "warmup": 0, "pool": 4000, "rows": 2000, "e2e_events": 500}
+        if smoke
+        else {
+            "rounds": 5,
+            "duration": 10,
+            "warmup": 2,
+            "pool": 40_000,
+            "rows": 1_000_000,
+            "e2e_events": 20_000,
+        }
+    )
+
+    def pick(name: str) -> int:
+        value = getattr(args, name)
+        return defaults[name] if value is None else int(value)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bridge-bench-"))
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    return Options(
+        rounds=max(1, pick("rounds")),
+        duration=max(1, pick("duration")),
+        warmup=max(0, pick("warmup")),
+        pool=max(100, pick("pool")),
+        rows=max(0, pick("rows")),
+        e2e_events=max(0, pick("e2e_events")),
+        e2e_timeout=15.0 if smoke else 180.0,
+        client=args.client,
+        workdir=workdir,
+        keep=args.workdir is not None,
+        profile=args.profile,
+        worker=not args.no_worker,
+        smoke=smoke,
+        bridge_path=args.bridge_path.resolve() if args.bridge_path else None,
+    )
