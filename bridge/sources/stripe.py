@@ -85,6 +85,8 @@ class StripeSource(Source):
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
             raise VerificationFailed("missing Stripe-Signature header")
+        if not header.isascii():  # Stripe's comparison would raise on it
+            raise VerificationFailed("Stripe-Signature header is not ASCII")
         try:
             text = request.body.decode("utf-8")
         except UnicodeDecodeError:
