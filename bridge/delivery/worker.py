@@ -133,12 +133,26 @@ class Worker:
         if not claimed:
             return 0
         self._leased.update(d.id for d in claimed)
-        records = await self._attempt(claimed, now)
-        await self._store.record(self.owner, records)
+        records = await self._attempt(claimed, now, lease_ends=now + lease_ms)
         self._leased.difference_update(d.id for d in claimed)
         if self._metrics is not None:
             self._count(self._metrics, claimed, records)
         return len(claimed)
+
+    async def _record(self, records: Sequence[AttemptRecord], lease_ends: int) -> None:
+        """Record the attempts, retrying while the store is briefly unavailable (locked, busy):
+        the vendor already has these conversions, and a lost record means sending them again."""
+        delay = 0.1
+        while True:
+            try:
+                await self._store.record(self.owner, records)
+                return
+            except StoreUnavailable:
+                if self._now_ms() + delay * 1000 >= lease_ends - 1000:
+                    raise  # the leases run out: another attempt will resend, at least once
+                log.warning("could not record delivery attempts yet; retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _count(
         self,
@@ -152,7 +166,11 @@ class Worker:
             vendor = self._destinations[name].vendor
             metrics.deliveries.labels(name, vendor, record.label).inc()
 
-    async def _attempt(self, claimed: Sequence[ClaimedDelivery], now: int) -> list[AttemptRecord]:
+    async def _attempt(
+        self, claimed: Sequence[ClaimedDelivery], now: int, lease_ends: int
+    ) -> list[AttemptRecord]:
+        """Send every batch and record each one's outcome as soon as it is known, so a crash
+        loses (and later resends) at most the batches in flight, not the whole round."""
         records: list[AttemptRecord] = []
         by_destination: dict[str, list[tuple[ClaimedDelivery, Conversion]]] = defaultdict(list)
         for delivery in claimed:
@@ -167,16 +185,29 @@ class Worker:
                 records.append(self._give_up(delivery, now, refusal))
             else:
                 by_destination[delivery.destination].append((delivery, conversion))
+        if records:
+            await self._record(records, lease_ends)
+
+        async def send_and_record(
+            destination: Destination, batch: Sequence[tuple[ClaimedDelivery, Conversion]]
+        ) -> list[AttemptRecord]:
+            outcome = await self._send_batch(destination, batch)
+            await self._record(outcome, lease_ends)
+            return outcome
+
         batches: list[Coroutine[Any, Any, list[AttemptRecord]]] = []
         for name, pending in by_destination.items():
             destination = self._destinations[name]
             size = destination.max_batch
             batches.extend(
-                self._send_batch(destination, pending[start : start + size])
+                send_and_record(destination, pending[start : start + size])
                 for start in range(0, len(pending), size)
             )
-        for batch_records in await asyncio.gather(*batches):
-            records.extend(batch_records)
+        results = await asyncio.gather(*batches, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            records.extend(result)
         return records
 
     async def _send_batch(

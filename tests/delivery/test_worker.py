@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from bridge.ingest import Ingestor
 from bridge.mapping import Config, load_config
 from bridge.metrics import Metrics
 from bridge.sources import InboundRequest
-from bridge.store.base import DeliveryView
+from bridge.store.base import AttemptRecord, DeliveryView, StoreUnavailable
 from bridge.store.sqlite import SQLiteStore
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON, SOURCE, write_mappings
@@ -322,3 +322,21 @@ async def test_outcomes_and_vendor_requests_are_counted_for_metrics(rig: Rig) ->
     assert sample("bridge_deliveries_total", {**labels, "outcome": "retry"}) == 4
     assert sample("bridge_deliveries_total", {**labels, "outcome": "delivered"}) == 2
     assert sample("bridge_vendor_request_seconds_count", labels) == 3
+
+
+async def test_a_briefly_locked_store_does_not_make_the_worker_send_twice(rig: Rig) -> None:
+    real_record = rig.store.record
+    failures = [StoreUnavailable("database is locked"), StoreUnavailable("database is locked")]
+
+    async def locked_then_free(owner: str, attempts: Sequence[AttemptRecord]) -> None:
+        if failures:
+            raise failures.pop()
+        await real_record(owner, attempts)
+
+    rig.store.record = locked_then_free  # type: ignore[method-assign]
+    await rig.receive()
+    await rig.worker.run_once()
+    assert failures == []
+    [view] = await rig.deliveries()
+    assert (view.status, view.attempts) == ("delivered", 1)
+    assert len(rig.vendor.received) == 1

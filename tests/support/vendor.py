@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -33,15 +33,10 @@ class Answer:
     """Seconds to wait before answering (a slow or hanging vendor)."""
 
 
-class LoopbackVendor:
-    """Answers from `script` in order, then `default(request)` for every later request."""
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 in a thread; subclasses give the request handler."""
 
-    def __init__(self, default: Callable[[Received], Answer] | None = None) -> None:
-        self.received: list[Received] = []
-        self.acknowledged: list[Received] = []
-        """Requests whose answer was fully written back to the client."""
-        self._script: deque[Answer] = deque()
-        self._default = default or _accept_all
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -54,17 +49,32 @@ class LoopbackVendor:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def script(self, *answers: Answer) -> None:
-        with self._lock:
-            self._script.extend(answers)
-
-    def start(self) -> LoopbackVendor:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+
+class LoopbackVendor(LoopbackServer):
+    """Answers from `script` in order, then `default(request)` for every later request."""
+
+    def __init__(self, default: Callable[[Received], Answer] | None = None) -> None:
+        self.received: list[Received] = []
+        self.acknowledged: list[Received] = []
+        """Requests whose answer was fully written back to the client."""
+        self._script: deque[Answer] = deque()
+        self._default = default or _accept_all
+        super().__init__()
+
+    def script(self, *answers: Answer) -> None:
+        with self._lock:
+            self._script.extend(answers)
 
     def wait_for(
         self, count: int, timeout: float = 15.0, *, acknowledged: bool = False
