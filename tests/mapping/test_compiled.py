@@ -30,7 +30,7 @@ EXPRESSIONS = [
     "a",
     "a.b.c",
     "a || b",
-    "a.b || b.c || `\"fallback\"`",
+    'a.b || b.c || `"fallback"`',
     "a && b",
     "!a",
     "!(a.b)",
