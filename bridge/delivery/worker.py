@@ -16,7 +16,7 @@ import random
 import socket
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -161,10 +161,9 @@ class Worker:
         records: Sequence[AttemptRecord],
     ) -> None:
         names = {delivery.id: delivery.destination for delivery in claimed}
-        for record in records:
-            name = names[record.delivery_id]
-            vendor = self._destinations[name].vendor
-            metrics.deliveries.labels(name, vendor, record.label).inc()
+        tally = Counter((names[record.delivery_id], record.label) for record in records)
+        for (name, label), count in tally.items():
+            metrics.deliveries.labels(name, self._destinations[name].vendor, label).inc(count)
 
     async def _attempt(
         self, claimed: Sequence[ClaimedDelivery], now: int, lease_ends: int

@@ -71,9 +71,11 @@ SET status = ?, attempts = attempts + 1, next_attempt_at = COALESCE(?, next_atte
     last_status = ?, last_answer = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
 WHERE id = ? AND lease_owner = ?
 """
+# An attempt is recorded only while its delivery is still leased by the recording worker.
 _INSERT_ATTEMPT = """
 INSERT INTO attempts (delivery_ref, attempted_at, duration_ms, http_status, outcome, answer)
-VALUES (?, ?, ?, ?, ?, ?)
+SELECT ?, ?, ?, ?, ?, ?
+WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND lease_owner = ?)
 """
 _TRACE_DELIVERIES = """
 SELECT d.id, e.source, e.event_id, d.rule, d.destination, d.status, d.attempts, d.created_at,
@@ -230,33 +232,36 @@ class SQLiteStore:
         return await self.writer.run(claim)
 
     async def record(self, owner: str, attempts: Sequence[AttemptRecord]) -> None:
+        logged = [
+            (
+                a.delivery_id,
+                a.attempted_at,
+                a.duration_ms,
+                a.http_status,
+                a.label,
+                a.answer,
+                a.delivery_id,
+                owner,
+            )
+            for a in attempts
+        ]
+        applied = [
+            (
+                a.status,
+                a.next_attempt_at,
+                a.http_status,
+                a.answer,
+                a.attempted_at if a.status != "pending" else None,
+                a.delivery_id,
+                owner,
+            )
+            for a in attempts
+        ]
+
         def record(connection: sqlite3.Connection) -> None:
-            for a in attempts:
-                finished = a.attempted_at if a.status != "pending" else None
-                updated = connection.execute(
-                    _RECORD_ATTEMPT,
-                    (
-                        a.status,
-                        a.next_attempt_at,
-                        a.http_status,
-                        a.answer,
-                        finished,
-                        a.delivery_id,
-                        owner,
-                    ),
-                ).rowcount
-                if updated:
-                    connection.execute(
-                        _INSERT_ATTEMPT,
-                        (
-                            a.delivery_id,
-                            a.attempted_at,
-                            a.duration_ms,
-                            a.http_status,
-                            a.label,
-                            a.answer,
-                        ),
-                    )
+            # Attempts first, while the leases still say whose they are; then the deliveries.
+            connection.executemany(_INSERT_ATTEMPT, logged)
+            connection.executemany(_RECORD_ATTEMPT, applied)
 
         await self.writer.run(record)
 
