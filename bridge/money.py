@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 
 import iso4217
 
+from bridge.shown import shown
+
 # Amounts beyond 10**30 minor units are not money any sender produces; refusing them keeps
 # Decimal arithmetic on hostile input cheap.
 _MAX_DIGITS = 30
@@ -33,10 +35,10 @@ _EXPONENTS: dict[str, int | None] = {
 def currency_exponent(code: str) -> int:
     """Number of decimals of the currency's minor unit, by ISO 4217 (USD 2, JPY 0, KWD 3)."""
     if code not in _EXPONENTS:
-        raise MoneyError(f"unknown currency {code!r} (not an ISO 4217 code)")
+        raise MoneyError(f"unknown currency {shown(code)} (not an ISO 4217 code)")
     exponent = _EXPONENTS[code]
     if exponent is None:
-        raise MoneyError(f"currency {code!r} has no minor unit (ISO 4217 lists it as N.A.)")
+        raise MoneyError(f"currency {shown(code)} has no minor unit (ISO 4217 lists it as N.A.)")
     return exponent
 
 
@@ -126,18 +128,18 @@ def _integer(amount: object) -> int:
         if len(text) > _MAX_DIGITS:
             raise MoneyError(f"amount {text[:12]}... is too large")
         return int(text)
-    raise MoneyError(f"amount must be an integer count of minor units, got {amount!r}")
+    raise MoneyError(f"amount must be an integer count of minor units, got {shown(amount)}")
 
 
 def _decimal(amount: object) -> Decimal:
     if isinstance(amount, bool) or not isinstance(amount, str | int | Decimal):
-        raise MoneyError(f"amount must be a decimal string or integer, got {amount!r}")
+        raise MoneyError(f"amount must be a decimal string or integer, got {shown(amount)}")
     try:
         value = Decimal(amount.strip() if isinstance(amount, str) else amount)
     except InvalidOperation:
-        raise MoneyError(f"amount {amount!r} is not a decimal number") from None
+        raise MoneyError(f"amount {shown(amount)} is not a decimal number") from None
     if not value.is_finite():
-        raise MoneyError(f"amount {amount!r} is not a finite number")
+        raise MoneyError(f"amount {shown(amount)} is not a finite number")
     if value != 0 and abs(value.adjusted()) > _MAX_DIGITS:
-        raise MoneyError(f"amount {amount!r} is out of range")
+        raise MoneyError(f"amount {shown(amount)} is out of range")
     return value

@@ -18,6 +18,7 @@ import orjson
 from bridge.mapping.expressions import Constant, Expression, compile_expression
 from bridge.model import CONSENT_VALUES, CONVERSION_FIELDS
 from bridge.money import Money
+from bridge.shown import shown
 
 MAX_PROPERTIES_BYTES = 16 * 1024
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -110,7 +111,7 @@ def _count(value: Any) -> int:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    raise FieldError(f"expected a whole number >= 0, got {value!r}")
+    raise FieldError(f"expected a whole number >= 0, got {shown(value)}")
 
 
 def _moment(value: Any) -> datetime:
@@ -136,7 +137,7 @@ def _properties(value: Any) -> dict[str, Any] | list[Any]:
 def _consent(value: Any) -> str:
     text = _identifier(value).strip().lower()
     if text not in CONSENT_VALUES:
-        raise FieldError(f"expected one of {', '.join(CONSENT_VALUES)}, got {value!r}")
+        raise FieldError(f"expected one of {', '.join(CONSENT_VALUES)}, got {shown(value)}")
     return text
 
 

@@ -16,6 +16,7 @@ from jmespath import functions
 
 from bridge.model import EPOCH
 from bridge.money import Money, MoneyError
+from bridge.shown import shown
 from bridge.sources.stripe import stripe_exponent
 
 
@@ -93,10 +94,13 @@ class BridgeFunctions(functions.Functions):
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise FunctionError(f"iso_time(): {value!r} is not an ISO 8601 time") from None
+            raise FunctionError(f"iso_time(): {shown(value)} is not an ISO 8601 time") from None
         if moment.tzinfo is None:
-            raise FunctionError(f"iso_time(): {value!r} has no time zone")
-        return moment.astimezone(UTC)
+            raise FunctionError(f"iso_time(): {shown(value)} has no time zone")
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise FunctionError("iso_time(): outside the range of representable times") from None
 
     @functions.signature(_TEXT)
     def _func_json_parse(self, value: Any) -> Any:
@@ -136,7 +140,7 @@ def _money(build: Any) -> Money:
 def _no_float(amount: Any, name: str) -> Any:
     if isinstance(amount, float):
         raise FunctionError(
-            f"{name}() needs an integer count of minor units, got {amount!r}"
+            f"{name}() needs an integer count of minor units, got {shown(amount)}"
             " (use money_major() for decimal amounts)"
         )
     return amount
@@ -149,4 +153,4 @@ def _from_unix(value: Any, per_second: int, name: str) -> datetime | None:
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
         return EPOCH + timedelta(microseconds=int(number * 1_000_000 / per_second))
     except (ArithmeticError, ValueError, OverflowError):
-        raise FunctionError(f"{name}(): {value!r} is not a timestamp") from None
+        raise FunctionError(f"{name}(): {shown(value)} is not a timestamp") from None

@@ -85,12 +85,12 @@ class PipedriveSource(Source):
 
 def _timestamp(value: Any) -> datetime | None:
     """ISO 8601 (`2025-04-15T15:41:43.123Z`) in current payloads; unix seconds in older ones."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
             moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (OverflowError, OSError, ValueError):  # outside what a datetime can hold
+        return None
     return None

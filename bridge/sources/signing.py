@@ -110,7 +110,7 @@ def event_time(value: Any) -> datetime | None:
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
-        except ValueError:
+            return moment.astimezone(UTC) if moment.tzinfo else None
+        except (OverflowError, ValueError):  # not a time, or outside what a datetime can hold
             return None
-        return moment.astimezone(UTC) if moment.tzinfo else None
     return None

@@ -149,11 +149,11 @@ def _most_telling(failures: list[str]) -> str:
 
 def _created(value: Any) -> datetime | None:
     """`created` is unix seconds on snapshot events and ISO 8601 on thin (v2) events."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):
             return datetime.fromisoformat(value).astimezone(UTC)
-        except ValueError:
-            return None
+    except (OverflowError, OSError, ValueError):  # outside what a datetime can hold
+        return None
     return None
