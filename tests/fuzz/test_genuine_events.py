@@ -80,13 +80,12 @@ class App:
             return c.execute(query, (event_id,)).fetchone() is not None
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    database = tmp_path_factory.mktemp("fuzz-genuine") / "fuzz.db"
+def running_app(environ: dict[str, str], database: Path, mappings: Path) -> Iterator[App]:
+    """The real app over ASGI on its own event loop, with `environ` set while it runs."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in ENVIRON.items():
+        for name, value in environ.items():
             patch.setenv(name, value)
-        settings_ = Settings(database_url=f"sqlite:///{database}", mappings_dir=s.REPO / "mappings")
+        settings_ = Settings(database_url=f"sqlite:///{database}", mappings_dir=mappings)
         loop = asyncio.new_event_loop()
         stack = contextlib.AsyncExitStack()
         http = loop.run_until_complete(
@@ -97,6 +96,12 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         finally:
             loop.run_until_complete(stack.aclose())
             loop.close()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    database = tmp_path_factory.mktemp("fuzz-genuine") / "fuzz.db"
+    yield from running_app(ENVIRON, database, s.REPO / "mappings")
     if CASES:
         outcomes = ", ".join(f"{outcome} {n}" for outcome, n in sorted(CASES.items()))
         print(
@@ -223,20 +228,7 @@ def shopify_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         SHOPIFY_SECRET,
     )
     database = work / "fuzz.db"
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in environ.items():
-            patch.setenv(name, value)
-        settings_ = Settings(database_url=f"sqlite:///{database}", mappings_dir=folder)
-        loop = asyncio.new_event_loop()
-        stack = contextlib.AsyncExitStack()
-        http = loop.run_until_complete(
-            stack.enter_async_context(serving(create_app(settings_, run_worker=False)))
-        )
-        try:
-            yield App(loop, http, database)
-        finally:
-            loop.run_until_complete(stack.aclose())
-            loop.close()
+    yield from running_app(environ, database, folder)
 
 
 @pytest.mark.parametrize("processed_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
