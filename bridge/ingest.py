@@ -25,7 +25,7 @@ from bridge.store.base import NewDelivery, NewEvent, Store, Stored, StoreUnavail
 log = logging.getLogger("bridge.ingest")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see bridge/store/base.py
 class Reply:
     status: int
     body: dict[str, Any]
@@ -43,7 +43,7 @@ class Reply:
         return cls(status, body, content, media_type, headers)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see bridge/store/base.py
 class Plan:
     """An event as it will be stored, with the one-line reason for its outcome."""
 
@@ -132,16 +132,16 @@ class Ingestor:
         started: float,
     ) -> None:
         source = metrics.source_label(source_name, self._config.sources)
-        metrics.webhook_requests.labels(source, str(reply.status)).inc()
-        metrics.ingest_seconds.labels(source).observe(time.perf_counter() - started)
+        metrics.child(metrics.webhook_requests, source, str(reply.status)).inc()
+        metrics.child(metrics.ingest_seconds, source).observe(time.perf_counter() - started)
         if reply.status == 401:
-            metrics.signature_failures.labels(source).inc()
+            metrics.child(metrics.signature_failures, source).inc()
         for plan, stored in committed:
-            metrics.events.labels(source, stored.outcome).inc()
+            metrics.child(metrics.events, source, stored.outcome).inc()
             if stored.outcome == "duplicate":
                 continue
             for result in plan.results:
-                metrics.rule_results.labels(source, result.rule, result.status).inc()
+                metrics.child(metrics.rule_results, source, result.rule, result.status).inc()
 
     def plan(self, event: Event, now: int) -> Plan:
         """What storing `event` means under the current mapping files."""

@@ -8,6 +8,7 @@ cannot grow the series without limit.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -17,6 +18,8 @@ from bridge.store.base import QueueDepth
 UNKNOWN_SOURCE = "(unknown)"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
+Metric = TypeVar("Metric", Counter, Gauge, Histogram)
+
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _VENDOR = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -24,6 +27,7 @@ _VENDOR = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         r = self.registry
         self.webhook_requests = Counter(
             "bridge_webhook_requests",
@@ -94,6 +98,15 @@ class Metrics:
             ["destination"],
             registry=r,
         )
+
+    def child(self, metric: Metric, *labels: str) -> Metric:
+        """`metric.labels(*labels)`, kept: label values are bounded, and `labels()` costs more
+        than the increment on the path that answers every webhook."""
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def source_label(self, name: str, known: Collection[str]) -> str:
         return name if name in known else UNKNOWN_SOURCE

@@ -120,7 +120,7 @@ CONVERSION_FIELDS: frozenset[str] = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every event, see bridge/store/base.py
 class RuleResult:
     """What one rule made of one event: a conversion, or why not."""
 

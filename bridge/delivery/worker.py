@@ -264,7 +264,8 @@ class Worker:
             labels = (destination.name, destination.vendor)
             self._metrics.vendor_requests.labels(*labels, status).inc()
             self._metrics.vendor_seconds.labels(*labels).observe(elapsed)
-        verdicts = [_redacted(destination, verdict) for verdict in verdicts]
+        redact = _redactor(destination)
+        verdicts = [_redacted(redact, verdict) for verdict in verdicts]
         _log_exchange(destination, request, verdicts, duration_ms)
         return request, verdicts, attempted_at, duration_ms
 
@@ -330,11 +331,28 @@ class Worker:
         return int(self._clock() * 1000)
 
 
-def _redacted(destination: Destination, verdict: Verdict) -> Verdict:
+def _redactor(destination: Destination) -> Callable[[str], str]:
+    """`destination.redact`, once per distinct text: a batch's verdicts mostly share one."""
+    done: dict[str, str] = {}
+
+    def redact(text: str) -> str:
+        found = done.get(text)
+        if found is None:
+            found = done[text] = destination.redact(text)
+        return found
+
+    return redact
+
+
+def _redacted(redact: Callable[[str], str], verdict: Verdict) -> Verdict:
     """Vendor answers and error texts are stored and logged: never with a secret in them."""
     if isinstance(verdict, Delivered):
-        return replace(verdict, answer=verdict.answer and destination.redact(verdict.answer))
-    return replace(verdict, reason=destination.redact(verdict.reason))
+        if not verdict.answer:
+            return verdict
+        answer = redact(verdict.answer)
+        return verdict if answer == verdict.answer else replace(verdict, answer=answer)
+    reason = redact(verdict.reason)
+    return verdict if reason == verdict.reason else replace(verdict, reason=reason)
 
 
 def _log_exchange(

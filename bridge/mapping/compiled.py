@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jmespath import Options
-from jmespath.functions import Functions
+from jmespath.functions import REVERSE_TYPES_MAP, Functions
 from jmespath.visitor import TreeInterpreter
 
 Evaluate = Callable[[Any], Any]
@@ -123,12 +123,40 @@ def _function(node: dict[str, Any], options: Options) -> Evaluate:
     name = node["value"]
     arguments = [compile_tree(child, options) for child in node["children"]]
     functions = options.custom_functions or Functions()
-    call = functions.call_function  # argument type checks stay jmespath's
+    call = functions.call_function  # arity and type errors stay jmespath's own
+    spec = functions.FUNCTION_TABLE.get(name)
+    allowed = _plain_argument_types(spec, len(arguments)) if spec else None
+    if spec is None or allowed is None:
+        return lambda value: call(name, [argument(value) for argument in arguments])
+    implementation = spec["function"]
+    checks = tuple(zip(arguments, allowed, strict=True))
 
     def function(value: Any) -> Any:
-        return call(name, [argument(value) for argument in arguments])
+        """The argument checks of `call_function`, as precomputed sets of type names."""
+        values = []
+        for argument, names in checks:
+            result = argument(value)
+            if type(result).__name__ not in names:
+                return call(name, [argument(value) for argument in arguments])  # raises
+            values.append(result)
+        return implementation(functions, *values)
 
     return function
+
+
+def _plain_argument_types(spec: dict[str, Any], count: int) -> list[frozenset[str]] | None:
+    """Per argument, the Python type names jmespath accepts; None when a check needs more
+    than the top-level type (variadic functions, typed arrays, untyped arguments)."""
+    signature = spec["signature"]
+    if len(signature) != count or any(parameter.get("variadic") for parameter in signature):
+        return None
+    allowed = []
+    for parameter in signature:
+        types = parameter.get("types")
+        if not types or any("-" in kind for kind in types):
+            return None
+        allowed.append(frozenset(name for kind in types for name in REVERSE_TYPES_MAP[kind]))
+    return allowed
 
 
 def is_false(value: Any) -> bool:

@@ -150,6 +150,8 @@ def _from_unix(value: Any, per_second: int, name: str) -> datetime | None:
     if value is None:
         return None
     try:
+        if isinstance(value, int):  # the usual case, exact without Decimal
+            return EPOCH + timedelta(microseconds=value * (1_000_000 // per_second))
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
         return EPOCH + timedelta(microseconds=int(number * 1_000_000 / per_second))
     except (ArithmeticError, ValueError, OverflowError):

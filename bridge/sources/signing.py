@@ -24,7 +24,7 @@ Encoding = Literal["hex", "base64"]
 
 
 def digest(algorithm: Algorithm, key: bytes, message: bytes) -> bytes:
-    return hmac.new(key, message, algorithm).digest()
+    return hmac.digest(key, message, algorithm)
 
 
 def encoded(raw: bytes, encoding: Encoding) -> str:

@@ -48,6 +48,13 @@ EXPRESSIONS = [
     "to_string(a)",
     "lower(to_string(a))",
     "a.b && !c || status == 'paid'",
+    "lower(a)",
+    "money(a, b)",
+    'stripe_money(a, `"usd"`)',
+    "unix_seconds(a.b)",
+    "sha256(a)",
+    "join(',', a)",
+    "max(a)",
 ]
 
 
@@ -55,7 +62,7 @@ def outcome(evaluate: Any, payload: Any) -> tuple[str, Any]:
     try:
         return "value", evaluate(payload)
     except Exception as exc:
-        return "error", type(exc).__name__
+        return "error", f"{type(exc).__name__}: {exc}"
 
 
 @pytest.mark.parametrize("text", EXPRESSIONS)
