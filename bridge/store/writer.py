@@ -3,9 +3,9 @@
 SQLite allows one writer at a time and a durable commit costs an fsync, so committing each
 request on its own caps throughput at the disk's fsync rate and, on the event loop, stalls
 every request. Here each job (a function of the connection) is queued; the writer thread takes
-every job waiting, runs each inside its own SAVEPOINT, and commits them together. A job that
-fails is rolled back to its savepoint alone, so one request's error never touches another's
-rows. If SQLite aborts the whole transaction (disk full, I/O error), every job of the group
+every job waiting, runs them in one transaction and commits them together. When a job fails,
+the group runs again with each job inside its own SAVEPOINT and the failed one rolled back
+alone, so one request's error never touches another's rows. If SQLite aborts the whole transaction (disk full, I/O error), every job of the group
 fails with `StoreUnavailable`: none of them was committed and none is reported as if it were.
 """
 
@@ -101,22 +101,21 @@ class GroupCommitWriter:
             connection.close()
 
     def _commit(self, connection: sqlite3.Connection, group: list[_Pending[Any]]) -> None:
-        results: list[Outcome] = []
+        results: list[Outcome]
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for pending in group:
-                connection.execute("SAVEPOINT job")
-                try:
-                    value = pending.job(connection)
-                except Exception as exc:
-                    if not connection.in_transaction:
-                        raise  # SQLite rolled back the whole group
-                    connection.execute("ROLLBACK TO job")
-                    connection.execute("RELEASE job")
-                    results.append((pending, None, _translate(exc)))
-                else:
-                    connection.execute("RELEASE job")
-                    results.append((pending, value, None))
+            try:
+                results = [(pending, pending.job(connection), None) for pending in group]
+            except Exception:
+                if not connection.in_transaction:
+                    raise  # SQLite rolled back the whole group
+                # A job failed part way: start the group again with each job in its own
+                # SAVEPOINT, so only that job's rows are undone. Jobs are functions of the
+                # connection alone, so running them again is safe; the common case (no job
+                # fails) pays no SAVEPOINT statements at all.
+                connection.execute("ROLLBACK")
+                connection.execute("BEGIN IMMEDIATE")
+                results = self._isolated(connection, group)
             connection.execute("COMMIT")
         except Exception as exc:
             if connection.in_transaction:
@@ -127,6 +126,24 @@ class GroupCommitWriter:
             self.commits += 1
             self.jobs += len(group)
         _settle(results)
+
+    @staticmethod
+    def _isolated(connection: sqlite3.Connection, group: list[_Pending[Any]]) -> list[Outcome]:
+        results: list[Outcome] = []
+        for pending in group:
+            connection.execute("SAVEPOINT job")
+            try:
+                value = pending.job(connection)
+            except Exception as exc:
+                if not connection.in_transaction:
+                    raise
+                connection.execute("ROLLBACK TO job")
+                connection.execute("RELEASE job")
+                results.append((pending, None, _translate(exc)))
+            else:
+                connection.execute("RELEASE job")
+                results.append((pending, value, None))
+        return results
 
     def _fail_waiting(self) -> None:
         while True:
