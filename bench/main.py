@@ -124,6 +124,8 @@ class Options:
     rows: int
     e2e_events: int
     e2e_timeout: float
+    components: int
+    """Events for the stage-by-stage CPU breakdown (`bench/components.py`)."""
     client: str
     workdir: Path
     keep: bool
@@ -140,6 +142,8 @@ class Report:
     options: dict[str, Any]
     runs: list[Run] = field(default_factory=list)
     end_to_end: EndToEnd | None = None
+    components: dict[str, float] = field(default_factory=dict)
+    """Microseconds of CPU per event (per conversion for the worker), by stage."""
     prefill_seconds: float = 0.0
     profile: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -388,6 +392,27 @@ class Bench:
         result.delay_max_ms = max(delays, default=0.0) * 1000
         return result
 
+    def components(self) -> dict[str, float]:
+        """`bench/components.py` in its own process, pinned to the server's core."""
+        assert self.vendor is not None
+        argv = [sys.executable, "-m", "bench.components", "--vendor", self.vendor.url]
+        argv += ["--workdir", str(self.o.workdir / "components"), "--events"]
+        argv.append(str(self.o.components))
+        env = {**os.environ, "PYTHONPATH": str(self.o.bridge_path)} if self.o.bridge_path else None
+        done = subprocess.run(
+            pinned(argv, self.server_cpu),
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"bench.components exited {done.returncode}: {done.stderr[-2000:]}")
+        stages: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+        return stages
+
     def profile(self) -> list[str]:
         """py-spy on a bridge under the same load; the run itself is not counted."""
         output = self.o.workdir / "profile.txt"
@@ -446,6 +471,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _phase(report, "ingest rounds", lambda: bench.rounds(report, prefilled))
             if options.e2e_events:
                 _phase(report, "end to end", lambda: _end_to_end(bench, report))
+            if options.components:
+                _phase(
+                    report, "components", lambda: setattr(report, "components", bench.components())
+                )
             if options.profile:
                 _phase(report, "profile", lambda: setattr(report, "profile", bench.profile()))
     finally:
@@ -529,6 +558,9 @@ def summary_lines(report: Report) -> list[str]:
             f" max {e2e.delay_max_ms:.0f} ms; drain after last 2xx {e2e.drain_s:.2f}s;"
             f" RSS peak {e2e.rss_peak_mb:.0f} MB"
         )
+    if report.components:
+        lines.append("CPU per event by stage (one process, one core; bench/components.py):")
+        lines += [f"  {micros:8.1f} us  {stage}" for stage, micros in report.components.items()]
     lines += report.profile
     return lines
 
@@ -655,6 +687,9 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--pool", type=int, help="distinct events per run (default 40000; grows)")
     parser.add_argument("--rows", type=int, help="events already stored (default 1000000; 0 skips)")
     parser.add_argument("--e2e-events", type=int, help="end to end events (default 20000; 0 skips)")
+    parser.add_argument(
+        "--components", type=int, help="events for the stage-by-stage CPU (default 20000; 0 skips)"
+    )
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-worker", action="store_true", help="ingest runs without delivery")
     parser.add_argument("--profile", action="store_true", help="add a py-spy profile of bridge")
@@ -667,7 +702,15 @@ def _options(argv: Sequence[str] | None) -> Options:
     args = parser.parse_args(argv)
     smoke = args.smoke
     defaults: Mapping[str, int] = (
-        {"rounds": 1, "duration": 2, "warmup": 0, "pool": 4000, "rows": 2000, "e2e_events": 500}
+        {
+            "rounds": 1,
+            "duration": 2,
+            "warmup": 0,
+            "pool": 4000,
+            "rows": 2000,
+            "e2e_events": 500,
+            "components": 300,
+        }
         if smoke
         else {
             "rounds": 5,
@@ -676,6 +719,7 @@ def _options(argv: Sequence[str] | None) -> Options:
             "pool": 40_000,
             "rows": 1_000_000,
             "e2e_events": 20_000,
+            "components": 20_000,
         }
     )
 
@@ -694,6 +738,7 @@ def _options(argv: Sequence[str] | None) -> Options:
         rows=max(0, pick("rows")),
         e2e_events=max(0, pick("e2e_events")),
         e2e_timeout=15.0 if smoke else 180.0,
+        components=max(0, pick("components")),
         client=args.client,
         workdir=workdir,
         keep=args.workdir is not None,
