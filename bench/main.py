@@ -398,10 +398,13 @@ class Bench:
         argv = [sys.executable, "-m", "bench.components", "--vendor", self.vendor.url]
         argv += ["--workdir", str(self.o.workdir / "components"), "--events"]
         argv.append(str(self.o.components))
-        env = {**os.environ, "PYTHONPATH": str(self.o.bridge_path)} if self.o.bridge_path else None
+        # Run from the work directory: `python -m` puts the current directory first on the
+        # path, which would shadow --bridge-path with the checkout's own package.
+        paths = [str(self.o.bridge_path)] if self.o.bridge_path else []
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, str(REPO)])}
         done = subprocess.run(
             pinned(argv, self.server_cpu),
-            cwd=REPO,
+            cwd=self.o.workdir,
             env=env,
             capture_output=True,
             text=True,

@@ -1,0 +1,137 @@
+"""Instructions per request, counted by callgrind: a cost that machine noise does not move.
+
+On a shared machine req/s and even CPU time per request drift by 20 % between runs, which
+hides the effect of most single changes. callgrind (valgrind) counts the instructions the
+server executes instead: the same code under the same load gives the same count to within
+about 0.3 %. Each server (bare starlette, and bridge `serve --no-worker` from the checkout or
+from `--bridge-path` snapshots) gets `--warmup` requests, then its counters are zeroed, then
+`--requests` distinct signed Stripe events at c=64 from the bench's Python load generator, then
+a dump: the dump's total over the requests answered is the figure.
+
+    python -m bench.instructions                        # bare and this checkout
+    python -m bench.instructions --bridge-path /tmp/old # and a snapshot, for an A/B
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from bench import events as signing
+from bench import loadgen
+from bench.processes import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+MAPPINGS = REPO / "bench" / "mappings"
+CONCURRENCY = 64
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--bridge-path", type=Path, action="append", default=[])
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bridge-instructions-") as scratch:
+        work = Path(scratch)
+        targets: list[tuple[str, Path | None]] = [("bare", None), ("bridge", None)]
+        targets += [("bridge", path.resolve()) for path in args.bridge_path]
+        for kind, path in targets:
+            per_request = count(kind, path, work, args.requests, args.warmup)
+            where = f" ({path})" if path else ""
+            print(f"{kind}{where}: {per_request:,.0f} instructions per request", flush=True)
+    return 0
+
+
+def count(kind: str, bridge_path: Path | None, work: Path, requests: int, warmup: int) -> float:
+    port = free_port()
+    dump = work / f"callgrind-{port}"
+    server = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={dump}.%p",
+            *_server_argv(kind, port),
+        ],
+        cwd=work,  # not the checkout: `python -m` would put its bridge before --bridge-path
+        env=_environment(bridge_path, work / f"{port}.db"),
+        stdout=subprocess.DEVNULL,
+        stderr=(work / f"{port}.log").open("w"),
+    )
+    try:
+        _wait_ready(port, server)
+        signed = list(signing.signed_events(f"i{port}", warmup + requests))
+        raw = [signing.http_request(event, "127.0.0.1", port) for event in signed]
+        loadgen.drive("127.0.0.1", port, raw[:warmup], concurrency=CONCURRENCY, expect=None)
+        _control("-z", server.pid)
+        done = loadgen.drive("127.0.0.1", port, raw[warmup:], concurrency=CONCURRENCY, expect=None)
+        _control("-d", server.pid)
+        if done.non2xx or done.errors or not done.requests:
+            raise RuntimeError(f"{kind}: {done.non2xx} non-2xx, {done.errors} errors")
+        return _total(work, dump.name, server.pid) / done.requests
+    finally:
+        server.terminate()
+        server.wait(60)
+
+
+def _server_argv(kind: str, port: int) -> list[str]:
+    if kind == "bare":
+        return [sys.executable, "-m", "bench.bare", str(port)]
+    serve = ["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "bridge", *serve]
+
+
+def _environment(bridge_path: Path | None, database: Path) -> dict[str, str]:
+    paths = [str(bridge_path)] if bridge_path else []
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*paths, str(REPO)]),
+        "BRIDGE_DATABASE_URL": f"sqlite:///{database}",
+        "BRIDGE_MAPPINGS_DIR": str(MAPPINGS),
+        "BRIDGE_LOG_LEVEL": "info",
+        "BRIDGE_LOG_FORMAT": "json",
+        "STRIPE_WEBHOOK_SECRET": signing.SECRET,
+        "PAGENT_API_KEY": "pk_bench_loopback",
+        "PAGENT_BASE_URL": "http://127.0.0.1:9",  # never called: no worker
+    }
+
+
+def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 300  # interpreted by valgrind, start-up takes a while
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited {server.returncode} before it was ready")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise RuntimeError("server not ready within 300 s")
+
+
+def _control(option: str, pid: int) -> None:
+    subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)
+
+
+def _total(work: Path, prefix: str, pid: int) -> int:
+    """The instruction total of the dump taken after the measured requests."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for dump in sorted(work.glob(f"{prefix}.{pid}.*")):
+            for line in dump.read_text().splitlines():
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1])
+        time.sleep(0.2)
+    raise RuntimeError("callgrind wrote no dump")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
