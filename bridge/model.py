@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -82,25 +83,16 @@ class Conversion:
         """JSON-ready form for the store; `from_dict` reverses it exactly.
 
         Built field by field: `dataclasses.asdict` deep-copies every leaf (datetimes included),
-        which cost a tenth of the ingest path. Nested dicts and lists are copied one level,
-        which is all a JSON-ready view needs (their values are strings or plain JSON).
+        which cost a tenth of the ingest path. Only the fields below need converting; nested
+        dicts and lists are copied one level, which is all a JSON-ready view needs (their values
+        are strings or plain JSON).
         """
         data: dict[str, Any] = {}
         for name in _CONVERSION_NAMES:
             value = getattr(self, name)
-            if value is None:
-                continue
-            if name == "occurred_at":
-                value = value.isoformat()
-            elif name == "provenance":
-                value = {f: getattr(value, f) for f in _PROVENANCE_NAMES}
-            elif name == "revenue":
-                value = {"minor": value.minor, "currency": value.currency}
-            elif isinstance(value, dict):
-                value = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
-            elif isinstance(value, list):
-                value = list(value)
-            data[name] = value
+            if value is not None:
+                convert = _TO_JSON.get(name)
+                data[name] = value if convert is None else convert(value)
         return data
 
     @classmethod
@@ -115,6 +107,23 @@ class Conversion:
 
 _CONVERSION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Conversion))
 _PROVENANCE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Provenance))
+
+
+def _copied(value: dict[str, Any] | list[Any]) -> dict[str, Any] | list[Any]:
+    if isinstance(value, list):
+        return list(value)
+    return {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+
+
+_TO_JSON: dict[str, Callable[[Any], Any]] = {
+    "occurred_at": datetime.isoformat,
+    "provenance": lambda p: {name: getattr(p, name) for name in _PROVENANCE_NAMES},
+    "revenue": lambda money: {"minor": money.minor, "currency": money.currency},
+    "exposure": _copied,
+    "segments": _copied,
+    "properties": _copied,
+}
+"""How each non-string field is written in `to_dict` (everything else is kept as it is)."""
 CONVERSION_FIELDS: frozenset[str] = frozenset(
     f.name for f in fields(Conversion) if f.name != "provenance"
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import cached_property
 from typing import Any, ClassVar
 
 import orjson
@@ -86,9 +87,10 @@ class Source(ABC):
         """Environment variables named by this source that are not set."""
         return [secret.env_var for secret in self.secrets if not secret.is_set]
 
-    @property
+    @cached_property
     def ready(self) -> bool:
-        """True when at least one secret is available to verify with."""
+        """True when at least one secret is available to verify with (secrets are read once,
+        when the mappings load, so this is asked for every webhook but computed once)."""
         return any(secret.is_set for secret in self.secrets)
 
     @abstractmethod

@@ -5,8 +5,9 @@ request on its own caps throughput at the disk's fsync rate and, on the event lo
 every request. Here each job (a function of the connection) is queued; the writer thread takes
 every job waiting, runs them in one transaction and commits them together. When a job fails,
 the group runs again with each job inside its own SAVEPOINT and the failed one rolled back
-alone, so one request's error never touches another's rows. If SQLite aborts the whole transaction (disk full, I/O error), every job of the group
-fails with `StoreUnavailable`: none of them was committed and none is reported as if it were.
+alone, so one request's error never touches another's rows. If SQLite aborts the whole
+transaction (disk full, I/O error), every job of the group fails with `StoreUnavailable`: none
+of them was committed and none is reported as if it were.
 """
 
 from __future__ import annotations
