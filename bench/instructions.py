@@ -3,19 +3,25 @@
 On a shared machine req/s and even CPU time per request drift by 20 % between runs, which
 hides the effect of most single changes. callgrind (valgrind) counts the instructions the
 server executes instead: the same code under the same load gives the same count to within
-about 0.3 %. Each server (bare starlette, and bridge `serve --no-worker` from the checkout or
+about 1.5 % (group commit sizes, and so the writer's work per request, vary a little). Each server (bare starlette, and bridge `serve --no-worker` from the checkout or
 from `--bridge-path` snapshots) gets `--warmup` requests, then its counters are zeroed, then
 `--requests` distinct signed Stripe events at c=64 from the bench's Python load generator, then
 a dump: the dump's total over the requests answered is the figure.
 
     python -m bench.instructions                        # bare and this checkout
     python -m bench.instructions --bridge-path /tmp/old # and a snapshot, for an A/B
+    python -m bench.instructions --store DB             # bridge on a copy of a filled store
+
+`--store` takes a store built by `bench/run` (`WORKDIR/prefill-1000000/bridge.db`): bridge then
+runs on a copy of it, next to the same measurement on an empty store.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--bridge-path", type=Path, action="append", default=[])
+    parser.add_argument("--store", type=Path, help="also measure bridge on a copy of this store")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bridge-instructions-") as scratch:
         work = Path(scratch)
@@ -48,10 +55,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_request = count(kind, path, work, args.requests, args.warmup)
             where = f" ({path})" if path else ""
             print(f"{kind}{where}: {per_request:,.0f} instructions per request", flush=True)
+        if args.store:
+            copy = work / "filled" / "bridge.db"
+            copy.parent.mkdir()
+            shutil.copyfile(args.store, copy)
+            rows = sqlite3.connect(copy).execute("SELECT count(*) FROM events").fetchone()[0]
+            per_request = count("bridge", None, work, args.requests, args.warmup, database=copy)
+            print(f"bridge, {rows:,} events stored: {per_request:,.0f} instructions per request")
     return 0
 
 
-def count(kind: str, bridge_path: Path | None, work: Path, requests: int, warmup: int) -> float:
+def count(
+    kind: str,
+    bridge_path: Path | None,
+    work: Path,
+    requests: int,
+    warmup: int,
+    *,
+    database: Path | None = None,
+) -> float:
     port = free_port()
     dump = work / f"callgrind-{port}"
     server = subprocess.Popen(
@@ -62,7 +84,7 @@ def count(kind: str, bridge_path: Path | None, work: Path, requests: int, warmup
             *_server_argv(kind, port),
         ],
         cwd=work,  # not the checkout: `python -m` would put its bridge before --bridge-path
-        env=_environment(bridge_path, work / f"{port}.db"),
+        env=_environment(bridge_path, database or work / f"{port}.db"),
         stdout=subprocess.DEVNULL,
         stderr=(work / f"{port}.log").open("w"),
     )
