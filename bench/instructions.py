@@ -3,8 +3,9 @@
 On a shared machine req/s and even CPU time per request drift by 20 % between runs, which
 hides the effect of most single changes. callgrind (valgrind) counts the instructions the
 server executes instead: the same code under the same load gives the same count to within
-about 1.5 % (group commit sizes, and so the writer's work per request, vary a little). Each server (bare starlette, and bridge `serve --no-worker` from the checkout or
-from `--bridge-path` snapshots) gets `--warmup` requests, then its counters are zeroed, then
+about 1.5 % (group commit sizes, and so the writer's work per request, vary a little). Each
+server (bare starlette, and bridge `serve --no-worker` from the checkout or from
+`--bridge-path` snapshots) gets `--warmup` requests, then its counters are zeroed, then
 `--requests` distinct signed Stripe events at c=64 from the bench's Python load generator, then
 a dump: the dump's total over the requests answered is the figure.
 
