@@ -70,7 +70,8 @@ class WebhookEndpoint:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         bridge = self._bridge()
-        source = webhook_source(scope["path"]) or ""
+        # Through starlette's route (a root path in front) the source is a path parameter.
+        source = scope.get("path_params", {}).get("source") or webhook_source(scope["path"]) or ""
         request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         headers = Headers(scope=scope)
         limit = bridge.settings.max_body_bytes
