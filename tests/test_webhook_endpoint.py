@@ -91,8 +91,8 @@ async def test_a_sender_that_hangs_up_mid_body_stores_nothing(
 async def test_webhooks_are_answered_behind_a_root_path(app: Starlette) -> None:
     raw, headers = s.signed(s.event("invoice.paid", event_id="evt_behind_a_prefix"))
     transport = httpx.ASGITransport(app=app, root_path="/bridge")
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge.test") as prefixed:
-        async with app.router.lifespan_context(app):
-            response = await prefixed.post("/bridge/webhooks/stripe", content=raw, headers=headers)
+    prefixed = httpx.AsyncClient(transport=transport, base_url="http://bridge.test")
+    async with prefixed, app.router.lifespan_context(app):
+        response = await prefixed.post("/bridge/webhooks/stripe", content=raw, headers=headers)
     assert response.status_code == 200
     assert response.json()["event_id"] == "evt_behind_a_prefix"
