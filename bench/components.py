@@ -25,8 +25,8 @@ import orjson
 from starlette.datastructures import Headers
 
 from bench import events as signing
+from bench.processes import MAPPINGS, bridge_environment
 
-MAPPINGS = Path(__file__).resolve().parent / "mappings"
 CONCURRENCY = 64
 
 
@@ -36,13 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args(argv)
-    os.environ.update(
-        {
-            "STRIPE_WEBHOOK_SECRET": signing.SECRET,
-            "PAGENT_API_KEY": "pk_bench_loopback",
-            "PAGENT_BASE_URL": args.vendor,
-        }
-    )
+    os.environ.update(bridge_environment(args.vendor))
     args.workdir.mkdir(parents=True, exist_ok=True)
     _log_like_the_server(args.workdir / "components.log")
     stages = asyncio.run(measure(args.vendor, args.workdir, args.events))

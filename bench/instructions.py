@@ -20,7 +20,6 @@ runs on a copy of it, next to the same measurement on an empty store.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -34,10 +33,8 @@ import httpx
 
 from bench import events as signing
 from bench import loadgen
-from bench.processes import free_port
+from bench.processes import bridge_environment, free_port
 
-REPO = Path(__file__).resolve().parents[1]
-MAPPINGS = REPO / "bench" / "mappings"
 CONCURRENCY = 64
 
 
@@ -84,8 +81,12 @@ def count(
             f"--callgrind-out-file={dump}.%p",
             *_server_argv(kind, port),
         ],
-        cwd=work,  # not the checkout: `python -m` would put its bridge before --bridge-path
-        env=_environment(bridge_path, database or work / f"{port}.db"),
+        cwd=work,  # not the checkout (see bridge_environment)
+        env=bridge_environment(
+            "http://127.0.0.1:9",  # never called: no worker
+            database=database or work / f"{port}.db",
+            bridge_path=bridge_path,
+        ),
         stdout=subprocess.DEVNULL,
         stderr=(work / f"{port}.log").open("w"),
     )
@@ -110,21 +111,6 @@ def _server_argv(kind: str, port: int) -> list[str]:
         return [sys.executable, "-m", "bench.bare", str(port)]
     serve = ["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)]
     return [sys.executable, "-m", "bridge", *serve]
-
-
-def _environment(bridge_path: Path | None, database: Path) -> dict[str, str]:
-    paths = [str(bridge_path)] if bridge_path else []
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([*paths, str(REPO)]),
-        "BRIDGE_DATABASE_URL": f"sqlite:///{database}",
-        "BRIDGE_MAPPINGS_DIR": str(MAPPINGS),
-        "BRIDGE_LOG_LEVEL": "info",
-        "BRIDGE_LOG_FORMAT": "json",
-        "STRIPE_WEBHOOK_SECRET": signing.SECRET,
-        "PAGENT_API_KEY": "pk_bench_loopback",
-        "PAGENT_BASE_URL": "http://127.0.0.1:9",  # never called: no worker
-    }
 
 
 def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:

@@ -37,19 +37,19 @@ import httpx
 from bench import events as signing
 from bench import loadgen, prefill, profile
 from bench.processes import (
+    REPO,
     RssSampler,
     Server,
     affinity,
+    bridge_environment,
     free_port,
     pinned,
     rss_bytes,
     thread_cpu_seconds,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "bench"
 LUA = BENCH / "signed_events.lua"
-MAPPINGS = BENCH / "mappings"
 CONCURRENCY = 64
 BARE_EXPECT = '"status":"ok"'
 BRIDGE_EXPECT = '"status":"accepted"'
@@ -167,18 +167,7 @@ class Bench:
 
     def bridge_env(self, db: Path) -> dict[str, str]:
         assert self.vendor is not None
-        tree = {"PYTHONPATH": str(self.o.bridge_path)} if self.o.bridge_path else {}
-        return {
-            **os.environ,
-            **tree,
-            "BRIDGE_DATABASE_URL": f"sqlite:///{db}",
-            "BRIDGE_MAPPINGS_DIR": str(MAPPINGS),
-            "BRIDGE_LOG_LEVEL": "info",
-            "BRIDGE_LOG_FORMAT": "json",
-            "STRIPE_WEBHOOK_SECRET": signing.SECRET,
-            "PAGENT_API_KEY": "pk_bench_loopback",
-            "PAGENT_BASE_URL": self.vendor.url,
-        }
+        return bridge_environment(self.vendor.url, database=db, bridge_path=self.o.bridge_path)
 
     def bridge(self, name: str, db: Path) -> Server:
         port = free_port()
@@ -398,14 +387,10 @@ class Bench:
         argv = [sys.executable, "-m", "bench.components", "--vendor", self.vendor.url]
         argv += ["--workdir", str(self.o.workdir / "components"), "--events"]
         argv.append(str(self.o.components))
-        # Run from the work directory: `python -m` puts the current directory first on the
-        # path, which would shadow --bridge-path with the checkout's own package.
-        paths = [str(self.o.bridge_path)] if self.o.bridge_path else []
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, str(REPO)])}
         done = subprocess.run(
             pinned(argv, self.server_cpu),
-            cwd=self.o.workdir,
-            env=env,
+            cwd=self.o.workdir,  # not the checkout (see bridge_environment)
+            env=bridge_environment(self.vendor.url, bridge_path=self.o.bridge_path),
             capture_output=True,
             text=True,
             timeout=600,

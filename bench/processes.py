@@ -13,6 +13,34 @@ from pathlib import Path
 
 import httpx
 
+from bench import events as signing
+
+REPO = Path(__file__).resolve().parents[1]
+MAPPINGS = REPO / "bench" / "mappings"
+
+
+def bridge_environment(
+    vendor_url: str, *, database: Path | None = None, bridge_path: Path | None = None
+) -> dict[str, str]:
+    """What a bridge under test runs with: the bench's mappings, its Stripe secret, the loopback
+    vendor, JSON logs, and `bridge_path` (a snapshot) ahead of the checkout. Start such a process
+    from a directory other than the checkout: `python -m` puts the current directory first on
+    the path, which would shadow the snapshot with the checkout's own package."""
+    paths = [str(bridge_path)] if bridge_path else []
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*paths, str(REPO)]),
+        "BRIDGE_MAPPINGS_DIR": str(MAPPINGS),
+        "BRIDGE_LOG_LEVEL": "info",
+        "BRIDGE_LOG_FORMAT": "json",
+        "STRIPE_WEBHOOK_SECRET": signing.SECRET,
+        "PAGENT_API_KEY": "pk_bench_loopback",
+        "PAGENT_BASE_URL": vendor_url,
+    }
+    if database is not None:
+        environment["BRIDGE_DATABASE_URL"] = f"sqlite:///{database}"
+    return environment
+
 
 def free_port() -> int:
     with socket.socket() as probe:

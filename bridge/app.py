@@ -35,14 +35,12 @@ class BridgeApp(Starlette):
         super().__init__(routes=routes, lifespan=lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self.webhooks is not None
-            and scope["type"] == "http"
-            and scope["method"] == "POST"
-            and webhook_source(scope["path"]) is not None
-        ):
-            await self.webhooks(scope, receive, send)
-            return
+        if self.webhooks is not None and scope["type"] == "http" and scope["method"] == "POST":
+            source = webhook_source(scope["path"])
+            if source is not None:
+                scope["path_params"] = {"source": source}  # what starlette's route would set
+                await self.webhooks(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 

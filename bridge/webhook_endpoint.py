@@ -48,7 +48,10 @@ def webhook_source(path: str) -> str | None:
 
 
 class WebhookEndpoint:
-    """Answers webhook POSTs for the `Bridge` that `bridge()` returns once the app has started."""
+    """Answers webhook POSTs for the `Bridge` that `bridge()` returns once the app has started.
+
+    The source comes from `scope["path_params"]`: set by the app's shortcut, or by starlette's
+    route when a root path is in front."""
 
     def __init__(self, bridge: Callable[[], Bridge]) -> None:
         self._bridge = bridge
@@ -70,8 +73,7 @@ class WebhookEndpoint:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         bridge = self._bridge()
-        # Through starlette's route (a root path in front) the source is a path parameter.
-        source = scope.get("path_params", {}).get("source") or webhook_source(scope["path"]) or ""
+        source = scope["path_params"]["source"]
         request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         headers = Headers(scope=scope)
         limit = bridge.settings.max_body_bytes
@@ -79,7 +81,7 @@ class WebhookEndpoint:
             body = await read_body(receive, headers, limit)
         except BodyTooLarge:
             label = bridge.metrics.source_label(source, bridge.config.sources)
-            bridge.metrics.webhook_requests.labels(label, "413").inc()
+            bridge.metrics.child(bridge.metrics.webhook_requests, label, "413").inc()
             answer = orjson.dumps({"error": f"body larger than {limit} bytes"})
             await _send(send, 413, answer, "application/json", {"x-request-id": request_id})
             return
