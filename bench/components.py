@@ -16,9 +16,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 import orjson
@@ -28,6 +28,7 @@ from bench import events as signing
 from bench.processes import MAPPINGS, bridge_environment
 
 CONCURRENCY = 64
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,9 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.update(bridge_environment(args.vendor))
     args.workdir.mkdir(parents=True, exist_ok=True)
     _log_like_the_server(args.workdir / "components.log")
-    stages = asyncio.run(measure(args.vendor, args.workdir, args.events))
+    stages = _run_like_the_server(measure(args.vendor, args.workdir, args.events))
     print(orjson.dumps(stages).decode())
     return 0
+
+
+def _run_like_the_server(main: Coroutine[Any, Any, T]) -> T:
+    """On uvloop when it is installed, as `bridge serve` runs (uvicorn's `loop="auto"`)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def _log_like_the_server(path: Path) -> None:
@@ -96,8 +106,11 @@ async def measure(vendor: str, workdir: Path, count: int) -> dict[str, float]:
     stages["ingest use case, store answering at once"] = _micros(started, len(requests))
     plans = [planner.plan(event, now).event for event in events]
     stages["store: ingest, 64 at a time, fsync per group"] = await _store(workdir, plans)
-    stages["worker: claim, send, record, per conversion"] = await _worker(
-        workdir, plans, config, vendor
+    stages["worker: claim, decode, send, record, per conversion"] = await _worker(
+        workdir, events, config, vendor, handed_over=False
+    )
+    stages["worker, conversions handed over by ingest in the same process"] = await _worker(
+        workdir, events, config, vendor, handed_over=True
     )
     return stages
 
@@ -143,11 +156,20 @@ async def _store(workdir: Path, plans: Sequence[Any]) -> float:
         _remove(path)
 
 
-async def _worker(workdir: Path, plans: Sequence[Any], config: Any, vendor: str) -> float:
+async def _worker(
+    workdir: Path, events: Sequence[Any], config: Any, vendor: str, *, handed_over: bool
+) -> float:
+    """The worker alone, on events stored beforehand. `handed_over`: planned by an ingestor that
+    leaves its conversions to this worker, as `bridge serve` does, with room for all of them (in
+    a server, ingest and delivery take turns, so few wait); otherwise every conversion is
+    decoded from the store, as in a `bridge worker` of its own."""
+    from bridge.delivery.recent import RecentConversions
     from bridge.delivery.worker import Worker
+    from bridge.ingest import Ingestor
     from bridge.metrics import Metrics
     from bridge.service import vendor_client
     from bridge.settings import Settings
+    from bridge.store.base import Store
     from bridge.store.sqlite import SQLiteStore
 
     path = workdir / "components-worker.db"
@@ -155,11 +177,15 @@ async def _worker(workdir: Path, plans: Sequence[Any], config: Any, vendor: str)
     store = await SQLiteStore.open(path)
     settings = Settings(database_url=f"sqlite:///{path}", mappings_dir=MAPPINGS)
     client = vendor_client(settings)
+    worker = Worker(store, config.destinations, client, settings.worker(), metrics=Metrics())
+    recent = worker.recent = RecentConversions(capacity=len(events))
+    planner = Ingestor(config, cast(Store, _InstantStore()), recent=recent if handed_over else None)
+    now = int(time.time() * 1000)
+    plans = [planner.plan(event, now).event for event in events]
     async with httpx.AsyncClient(base_url=vendor) as control:
         await control.post("/reset")
         for start in range(0, len(plans), 500):
             await store.ingest(plans[start : start + 500])
-        worker = Worker(store, config.destinations, client, settings.worker(), metrics=Metrics())
         started = time.process_time()
         worker.start()
         try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from bridge.delivery.recent import RecentConversions
 from bridge.mapping.config import Config
 from bridge.metrics import Metrics
 from bridge.model import Event, RuleResult
@@ -61,8 +62,12 @@ class Ingestor:
         on_new_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        recent: RecentConversions | None = None,
     ) -> None:
+        """`recent`: the worker's, when one runs in this process, to hand it the conversions
+        already decoded."""
         self._config = config
+        self._recent = recent
         self._store = store
         self._on_new_deliveries = on_new_deliveries
         self._clock = clock
@@ -171,6 +176,8 @@ class Ingestor:
             if conversion is None:
                 continue
             encoded = orjson.dumps(conversion.to_dict())
+            if self._recent is not None:
+                self._recent.keep(encoded, conversion)
             key = conversion.dedupe_key()
             for name in result.destinations:
                 max_age_ms = int(self._config.destinations[name].options.max_age_hours * 3_600_000)

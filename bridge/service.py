@@ -53,6 +53,7 @@ class Bridge:
             store,
             on_new_deliveries=worker.wake if worker else lambda: None,
             metrics=self.metrics,
+            recent=worker.recent if worker else None,
         )
 
     @classmethod

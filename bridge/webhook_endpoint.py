@@ -14,11 +14,11 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-import orjson
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from bridge.ingest import Reply
 from bridge.sources import InboundRequest
 
 if TYPE_CHECKING:
@@ -57,21 +57,15 @@ class WebhookEndpoint:
         self._bridge = bridge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
         try:
-            await self._answer(scope, receive, tracked)
-        except Exception:
-            if not started:  # the same bare 500 starlette gives; uvicorn logs the traceback
-                await _send(send, 500, b"Internal Server Error", "text/plain; charset=utf-8", {})
+            reply = await self._reply(scope, receive)
+        except Exception:  # the same bare 500 starlette gives; uvicorn logs the traceback
+            await _send(send, 500, b"Internal Server Error", "text/plain; charset=utf-8", {})
             raise
+        await _send(send, reply.status, reply.content, reply.media_type, reply.headers)
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reply(self, scope: Scope, receive: Receive) -> Reply:
+        """The whole answer, decided before a byte of it is sent."""
         bridge = self._bridge()
         source = scope["path_params"]["source"]
         request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
@@ -82,16 +76,16 @@ class WebhookEndpoint:
         except BodyTooLarge:
             label = bridge.metrics.source_label(source, bridge.config.sources)
             bridge.metrics.child(bridge.metrics.webhook_requests, label, "413").inc()
-            answer = orjson.dumps({"error": f"body larger than {limit} bytes"})
-            await _send(send, 413, answer, "application/json", {"x-request-id": request_id})
-            return
+            reply = Reply.json(413, {"error": f"body larger than {limit} bytes"})
         except ClientGone:
-            await _send(send, 400, b"", "text/plain", {})
-            return
-        inbound = InboundRequest(scope["method"], lambda: str(Request(scope).url), headers, body)
-        reply = await bridge.ingestor.receive(source, inbound, request_id)
-        extra = {**reply.headers, "x-request-id": request_id}
-        await _send(send, reply.status, reply.content, reply.media_type, extra)
+            return Reply(400, {}, b"", "text/plain")
+        else:
+            inbound = InboundRequest(
+                scope["method"], lambda: str(Request(scope).url), headers, body
+            )
+            reply = await bridge.ingestor.receive(source, inbound, request_id)
+        reply.headers = {**reply.headers, "x-request-id": request_id}
+        return reply
 
 
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:

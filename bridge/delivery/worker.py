@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
-import orjson
 
 from bridge.delivery.backoff import RetryPolicy
+from bridge.delivery.recent import RecentConversions
 from bridge.destinations import Destination, VendorRequest, VendorResponse
 from bridge.destinations.verdicts import Dead, Delivered, Retry, Verdict
 from bridge.metrics import Metrics
@@ -74,6 +74,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._leased: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        self.recent = RecentConversions()
+        """For an ingestor in the same process to leave its conversions in (`keep`)."""
 
     def wake(self) -> None:
         """New deliveries were committed: look now instead of at the next poll."""
@@ -174,7 +176,7 @@ class Worker:
         by_destination: dict[str, list[tuple[ClaimedDelivery, Conversion]]] = defaultdict(list)
         for delivery in claimed:
             destination = self._destinations[delivery.destination]
-            conversion = Conversion.from_dict(orjson.loads(delivery.conversion))
+            conversion = self.recent.decode(delivery.conversion)
             refusal = (
                 "max age reached before it could be sent"
                 if now >= delivery.expires_at

@@ -85,7 +85,9 @@ async def make_rig(
     worker = Worker(
         store, config.destinations, client, settings, clock=lambda: clock[0], rng=lambda: 0.5
     )
-    ingestor = Ingestor(config, store, on_new_deliveries=worker.wake, clock=lambda: clock[0])
+    ingestor = Ingestor(
+        config, store, on_new_deliveries=worker.wake, clock=lambda: clock[0], recent=worker.recent
+    )
     return Rig(config, store, ingestor, worker, vendor, clock, client), client
 
 
@@ -104,6 +106,15 @@ async def test_conversions_due_together_go_in_one_request(rig: Rig) -> None:
     [request] = rig.vendor.received
     assert len(request.json()["events"]) == 3
     assert {v.status for v in await rig.deliveries()} == {"delivered"}
+
+
+async def test_the_worker_takes_what_ingest_kept_and_keeps_nothing_after(rig: Rig) -> None:
+    await rig.receive(3)
+    assert len(rig.worker.recent) == 3
+    assert await rig.worker.run_once() == 3
+    assert len(rig.worker.recent) == 0
+    sessions = [e["session_id"] for e in rig.vendor.received[0].json()["events"]]
+    assert sessions == [PAGENT_IDS["pagent_session_id"]] * 3
 
 
 async def test_batches_respect_the_vendor_limit(rig: Rig) -> None:
