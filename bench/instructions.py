@@ -9,9 +9,16 @@ server (bare starlette, and bridge `serve --no-worker` from the checkout or from
 `--requests` distinct signed Stripe events at c=64 from the bench's Python load generator, then
 a dump: the dump's total over the requests answered is the figure.
 
+`--end-to-end` counts instead what one conversion costs from the webhook to the vendor: bridge
+`serve` with its delivery worker and the bench's loopback vendor (`bench/vendor.py`, not under
+valgrind); after the warm-up has been delivered the counters are zeroed, the events are sent,
+and the dump is taken once the vendor has received every one of them. The total over the
+conversions delivered is the figure that bounds end-to-end conversions per second on one core.
+
     python -m bench.instructions                        # bare and this checkout
     python -m bench.instructions --bridge-path /tmp/old # and a snapshot, for an A/B
     python -m bench.instructions --store DB             # bridge on a copy of a filled store
+    python -m bench.instructions --end-to-end           # per conversion, ingest and delivery
 
 `--store` takes a store built by `bench/run` (`WORKDIR/prefill-1000000/bridge.db`): bridge then
 runs on a copy of it, next to the same measurement on an empty store.
@@ -26,14 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
 
 from bench import events as signing
 from bench import loadgen
-from bench.processes import bridge_environment, free_port
+from bench.processes import Server, bridge_environment, free_port
 
 CONCURRENCY = 64
 
@@ -44,9 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--bridge-path", type=Path, action="append", default=[])
     parser.add_argument("--store", type=Path, help="also measure bridge on a copy of this store")
+    parser.add_argument(
+        "--end-to-end", action="store_true", help="per conversion delivered, with the worker"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bridge-instructions-") as scratch:
         work = Path(scratch)
+        if args.end_to_end:
+            return _end_to_end(work, args.bridge_path, args.requests, args.warmup)
         targets: list[tuple[str, Path | None]] = [("bare", None), ("bridge", None)]
         targets += [("bridge", path.resolve()) for path in args.bridge_path]
         for kind, path in targets:
@@ -63,6 +75,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _end_to_end(work: Path, bridge_paths: Sequence[Path], requests: int, warmup: int) -> int:
+    port = free_port()
+    vendor = Server(
+        "vendor", [sys.executable, "-m", "bench.vendor", str(port)], port=port, log=work / "v.log"
+    )
+    with vendor, httpx.Client(base_url=vendor.url) as control:
+
+        def delivered() -> int:
+            count: int = control.get("/count").json()["count"]
+            return count
+
+        for path in [None, *(p.resolve() for p in bridge_paths)]:
+            per_conversion = count(
+                "bridge-e2e", path, work, requests, warmup, vendor=(vendor.url, delivered)
+            )
+            where = f" ({path})" if path else ""
+            print(f"bridge{where}: {per_conversion:,.0f} instructions per conversion delivered")
+    return 0
+
+
 def count(
     kind: str,
     bridge_path: Path | None,
@@ -71,7 +103,10 @@ def count(
     warmup: int,
     *,
     database: Path | None = None,
+    vendor: tuple[str, Callable[[], int]] | None = None,
 ) -> float:
+    """Instructions per request answered or, with a `vendor` (its URL, and how many conversions
+    it has received), per conversion delivered."""
     port = free_port()
     dump = work / f"callgrind-{port}"
     server = subprocess.Popen(
@@ -83,7 +118,7 @@ def count(
         ],
         cwd=work,  # not the checkout (see bridge_environment)
         env=bridge_environment(
-            "http://127.0.0.1:9",  # never called: no worker
+            vendor[0] if vendor else "http://127.0.0.1:9",  # never called without a worker
             database=database or work / f"{port}.db",
             bridge_path=bridge_path,
         ),
@@ -94,9 +129,15 @@ def count(
         _wait_ready(port, server)
         signed = list(signing.signed_events(f"i{port}", warmup + requests))
         raw = [signing.http_request(event, "127.0.0.1", port) for event in signed]
+        delivered = vendor[1] if vendor else None
+        start = delivered() if delivered else 0
         loadgen.drive("127.0.0.1", port, raw[:warmup], concurrency=CONCURRENCY, expect=None)
+        if delivered:
+            _wait_delivered(delivered, start + warmup)
         _control("-z", server.pid)
         done = loadgen.drive("127.0.0.1", port, raw[warmup:], concurrency=CONCURRENCY, expect=None)
+        if delivered:
+            _wait_delivered(delivered, start + warmup + done.requests)
         _control("-d", server.pid)
         if done.non2xx or done.errors or not done.requests:
             raise RuntimeError(f"{kind}: {done.non2xx} non-2xx, {done.errors} errors")
@@ -109,8 +150,18 @@ def count(
 def _server_argv(kind: str, port: int) -> list[str]:
     if kind == "bare":
         return [sys.executable, "-m", "bench.bare", str(port)]
-    serve = ["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)]
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    if kind != "bridge-e2e":
+        serve.append("--no-worker")
     return [sys.executable, "-m", "bridge", *serve]
+
+
+def _wait_delivered(delivered: Callable[[], int], total: int) -> None:
+    deadline = time.monotonic() + 600  # the worker runs under valgrind too
+    while delivered() < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{delivered()} of {total} conversions delivered within 600 s")
+        time.sleep(0.5)
 
 
 def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
