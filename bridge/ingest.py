@@ -64,8 +64,8 @@ class Ingestor:
         metrics: Metrics | None = None,
         recent: RecentConversions | None = None,
     ) -> None:
-        """`recent`: the worker's, when one runs in this process, to hand it the conversions
-        already decoded."""
+        """`recent`: the worker's, when one runs in this process: the conversions planned here
+        are left in it, so the worker need not decode them from the store again."""
         self._config = config
         self._recent = recent
         self._store = store
