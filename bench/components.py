@@ -66,6 +66,7 @@ def _log_like_the_server(path: Path) -> None:
 async def measure(vendor: str, workdir: Path, count: int) -> dict[str, float]:
     """Microseconds of CPU per event (per conversion for the worker), by stage."""
     from bridge.ingest import Ingestor
+    from bridge.logs import info_line
     from bridge.mapping.config import load_config
     from bridge.metrics import Metrics
     from bridge.sources import InboundRequest
@@ -98,7 +99,7 @@ async def measure(vendor: str, workdir: Path, count: int) -> dict[str, float]:
         "plan (rules, detail, conversion JSON, delivery rows)": _per_item(
             events, lambda e: planner.plan(e, now)
         ),
-        "log line": _per_item(events, lambda e: log.info("webhook", extra={**fields})),
+        "log line": _per_item(events, lambda e: info_line(log, "webhook", {**fields})),
     }
     started = time.process_time()
     for request in requests:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from bridge.delivery.recent import RecentConversions
+from bridge.logs import info_line
 from bridge.mapping.config import Config
 from bridge.metrics import Metrics
 from bridge.model import Event, RuleResult
@@ -124,7 +125,7 @@ class Ingestor:
         answers = [_answer(plan, result) for plan, result in committed]
         for answer in answers:
             outcome = {**answer, "outcome": answer["status"], "status": 200}
-            log.info("webhook", extra={**context, **outcome})
+            info_line(log, "webhook", {**context, **outcome})
         body = answers[0] if len(answers) == 1 else {"events": answers}
         return Reply.json(200, body, source), committed
 

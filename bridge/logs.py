@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
@@ -24,18 +25,19 @@ class JsonFormatter(logging.Formatter):
     times as much per line, on the path that answers every webhook)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, object] = {
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD:
-                line[key] = value
+        fields = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if record.exc_info:
-            line["exc_info"] = self.formatException(record.exc_info)
-        line["time"] = datetime.fromtimestamp(record.created, UTC).isoformat()
-        return orjson.dumps(line, default=str).decode()
+            fields["exc_info"] = self.formatException(record.exc_info)
+        return json_line(record.levelname, record.name, record.getMessage(), fields, record.created)
+
+
+def json_line(
+    level: str, logger: str, message: str, fields: Mapping[str, object], created: float
+) -> str:
+    """The JSON form of one log line, for `JsonFormatter` and for `info_line` alike."""
+    line: dict[str, object] = {"level": level, "logger": logger, "message": message, **fields}
+    line["time"] = datetime.fromtimestamp(created, UTC).isoformat()
+    return orjson.dumps(line, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):
@@ -76,6 +78,13 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if urgent or len(self._pending) >= self._batch:
             self._write()
 
+    def emit_line(self, line: str) -> None:
+        """Queue a line formatted already, as `emit` queues a batched one."""
+        with self.lock:  # type: ignore[union-attr]
+            self._pending.append(line + self.terminator)
+            if len(self._pending) >= self._batch:
+                self._write()
+
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             self._write()
@@ -94,6 +103,48 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         while True:
             time.sleep(self._interval)
             self.flush()
+
+
+def info_line(logger: logging.Logger, message: str, fields: Mapping[str, object]) -> None:
+    """`logger.info(message, extra=fields)` for the line logged once per webhook.
+
+    When the only thing that would see the record is bridge's own batching JSON handler (no
+    handler, filter or level of anyone else's on the way: what `configure_logging` sets up),
+    the line goes to that handler directly, as the same bytes, without a `LogRecord`, the
+    hierarchy walk and the handler's filters: measured at 8 % of the instructions per ingested
+    request for the logging module's way. Anything else (a test's capturing handler, text
+    format, another level) takes the logging module's way."""
+    handler = _sole_json_handler(logger)
+    if handler is None:
+        logger.info(message, extra=dict(fields))
+    else:
+        handler.emit_line(json_line("INFO", logger.name, message, fields, time.time()))
+
+
+def _sole_json_handler(logger: logging.Logger) -> BatchingStreamHandler | None:
+    if not logger.isEnabledFor(logging.INFO):
+        return None
+    handler = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or current.disabled:
+            return None
+        if current.handlers:
+            if handler is not None or len(current.handlers) != 1:
+                return None
+            handler = current.handlers[0]
+        if not current.propagate:
+            break
+        current = current.parent
+    if (
+        type(handler) is BatchingStreamHandler
+        and not handler.filters
+        and handler.level <= logging.INFO
+        and type(handler.formatter) is JsonFormatter
+        and logger.name in BatchingStreamHandler.BATCHED
+    ):
+        return handler
+    return None
 
 
 def flush_logs() -> None:

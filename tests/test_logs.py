@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Iterator
 
 import orjson
+import pytest
 
-from bridge.logs import BatchingStreamHandler, JsonFormatter
+from bridge.logs import BatchingStreamHandler, JsonFormatter, info_line
 
 
 def handler_on(stream: io.StringIO) -> tuple[BatchingStreamHandler, logging.Logger]:
@@ -50,4 +52,76 @@ def test_warnings_go_out_at_once_after_what_was_waiting() -> None:
         messages = [orjson.loads(line)["message"] for line in stream.getvalue().splitlines()]
         assert messages == ["webhook", "webhook rejected"]
     finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def records_made() -> Iterator[list[str]]:
+    """The messages of every `LogRecord` created meanwhile."""
+    made: list[str] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record.getMessage())
+        return record
+
+    logging.setLogRecordFactory(counting)
+    yield made
+    logging.setLogRecordFactory(factory)
+
+
+FIELDS = {"source": "stripe", "request_id": "r1", "status": 200, "event_id": "evt_1"}
+
+
+def test_the_webhook_line_without_a_record_is_the_line_with_one(records_made: list[str]) -> None:
+    stream = io.StringIO()
+    handler, logger = handler_on(stream)
+    logger.propagate = False  # our handler alone, as `configure_logging` leaves it
+    try:
+        info_line(logger, "webhook", FIELDS)
+        assert records_made == []  # it went straight to the handler
+        logger.info("webhook", extra=FIELDS)
+        assert records_made == ["webhook"]
+        handler.flush()
+        direct, logged = (orjson.loads(line) for line in stream.getvalue().splitlines())
+        assert list(direct) == list(logged)  # the same keys in the same order
+        assert direct.pop("time").endswith("+00:00")
+        logged.pop("time")
+        expected = {"level": "INFO", "logger": "bridge.ingest", "message": "webhook", **FIELDS}
+        assert direct == logged == expected
+    finally:
+        logger.propagate = True
+        logger.removeHandler(handler)
+
+
+def test_anyone_else_listening_gets_the_record_as_before(
+    records_made: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = io.StringIO()
+    handler, logger = handler_on(stream)
+    try:
+        with caplog.at_level(logging.INFO, logger="bridge.ingest"):
+            info_line(logger, "webhook", FIELDS)
+        assert records_made == ["webhook"]
+        [record] = [r for r in caplog.records if r.name == "bridge.ingest"]
+        assert record.__dict__["event_id"] == "evt_1"
+        handler.flush()
+        assert orjson.loads(stream.getvalue())["event_id"] == "evt_1"
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_level_above_info_keeps_the_webhook_line_out() -> None:
+    stream = io.StringIO()
+    handler, logger = handler_on(stream)
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    try:
+        info_line(logger, "webhook", FIELDS)
+        handler.flush()
+        assert stream.getvalue() == ""
+    finally:
+        logger.setLevel(logging.INFO)
+        logger.propagate = True
         logger.removeHandler(handler)
