@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -80,16 +80,9 @@ def _end_to_end(work: Path, bridge_paths: Sequence[Path], requests: int, warmup:
     vendor = Server(
         "vendor", [sys.executable, "-m", "bench.vendor", str(port)], port=port, log=work / "v.log"
     )
-    with vendor, httpx.Client(base_url=vendor.url) as control:
-
-        def delivered() -> int:
-            count: int = control.get("/count").json()["count"]
-            return count
-
+    with vendor:
         for path in [None, *(p.resolve() for p in bridge_paths)]:
-            per_conversion = count(
-                "bridge-e2e", path, work, requests, warmup, vendor=(vendor.url, delivered)
-            )
+            per_conversion = count("bridge", path, work, requests, warmup, vendor_url=vendor.url)
             where = f" ({path})" if path else ""
             print(f"bridge{where}: {per_conversion:,.0f} instructions per conversion delivered")
     return 0
@@ -103,78 +96,66 @@ def count(
     warmup: int,
     *,
     database: Path | None = None,
-    vendor: tuple[str, Callable[[], int]] | None = None,
+    vendor_url: str | None = None,
 ) -> float:
-    """Instructions per request answered or, with a `vendor` (its URL, and how many conversions
-    it has received), per conversion delivered."""
+    """Instructions per request answered or, given the loopback vendor's URL (bridge then runs
+    its worker), per conversion delivered."""
     port = free_port()
     dump = work / f"callgrind-{port}"
-    server = subprocess.Popen(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={dump}.%p",
-            *_server_argv(kind, port),
-        ],
-        cwd=work,  # not the checkout (see bridge_environment)
+    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump}.%p"]
+    server = Server(
+        kind,
+        [*valgrind, *_server_argv(kind, port, worker=vendor_url is not None)],
+        port=port,
+        log=work / f"{port}.log",
         env=bridge_environment(
-            vendor[0] if vendor else "http://127.0.0.1:9",  # never called without a worker
+            vendor_url or "http://127.0.0.1:9",  # never called without a worker
             database=database or work / f"{port}.db",
             bridge_path=bridge_path,
         ),
-        stdout=subprocess.DEVNULL,
-        stderr=(work / f"{port}.log").open("w"),
+        cwd=work,  # not the checkout (see bridge_environment)
     )
+    server.start(timeout=300)  # interpreted by valgrind, start-up takes a while
     try:
-        _wait_ready(port, server)
         signed = list(signing.signed_events(f"i{port}", warmup + requests))
         raw = [signing.http_request(event, "127.0.0.1", port) for event in signed]
-        delivered = vendor[1] if vendor else None
-        start = delivered() if delivered else 0
+        start = _delivered(vendor_url) if vendor_url else 0
         loadgen.drive("127.0.0.1", port, raw[:warmup], concurrency=CONCURRENCY, expect=None)
-        if delivered:
-            _wait_delivered(delivered, start + warmup)
+        if vendor_url:
+            _wait_delivered(vendor_url, start + warmup)
         _control("-z", server.pid)
         done = loadgen.drive("127.0.0.1", port, raw[warmup:], concurrency=CONCURRENCY, expect=None)
-        if delivered:
-            _wait_delivered(delivered, start + warmup + done.requests)
+        if vendor_url:
+            _wait_delivered(vendor_url, start + warmup + done.requests)
         _control("-d", server.pid)
         if done.non2xx or done.errors or not done.requests:
             raise RuntimeError(f"{kind}: {done.non2xx} non-2xx, {done.errors} errors")
         return _total(work, dump.name, server.pid) / done.requests
     finally:
-        server.terminate()
-        server.wait(60)
+        server.stop()
 
 
-def _server_argv(kind: str, port: int) -> list[str]:
+def _server_argv(kind: str, port: int, *, worker: bool) -> list[str]:
     if kind == "bare":
         return [sys.executable, "-m", "bench.bare", str(port)]
     serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
-    if kind != "bridge-e2e":
+    if not worker:
         serve.append("--no-worker")
     return [sys.executable, "-m", "bridge", *serve]
 
 
-def _wait_delivered(delivered: Callable[[], int], total: int) -> None:
+def _delivered(vendor_url: str) -> int:
+    """How many conversions the loopback vendor has received."""
+    count: int = httpx.get(f"{vendor_url}/count").json()["count"]
+    return count
+
+
+def _wait_delivered(vendor_url: str, total: int) -> None:
     deadline = time.monotonic() + 600  # the worker runs under valgrind too
-    while delivered() < total:
+    while (delivered := _delivered(vendor_url)) < total:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{delivered()} of {total} conversions delivered within 600 s")
+            raise RuntimeError(f"{delivered} of {total} conversions delivered within 600 s")
         time.sleep(0.5)
-
-
-def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 300  # interpreted by valgrind, start-up takes a while
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited {server.returncode} before it was ready")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    raise RuntimeError("server not ready within 300 s")
 
 
 def _control(option: str, pid: int) -> None:

@@ -73,17 +73,18 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
-        self._pending.append(line + self.terminator)  # handle() holds self.lock
         urgent = record.levelno >= logging.WARNING or record.name not in self.BATCHED
-        if urgent or len(self._pending) >= self._batch:
-            self._write()
+        self._queue(line, urgent)  # handle() holds self.lock
 
     def emit_line(self, line: str) -> None:
         """Queue a line formatted already, as `emit` queues a batched one."""
         with self.lock:  # type: ignore[union-attr]
-            self._pending.append(line + self.terminator)
-            if len(self._pending) >= self._batch:
-                self._write()
+            self._queue(line, urgent=False)
+
+    def _queue(self, line: str, urgent: bool) -> None:
+        self._pending.append(line + self.terminator)
+        if urgent or len(self._pending) >= self._batch:
+            self._write()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
