@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from bridge.store import StoreUnavailable
-from bridge.store.sqlite import SQLiteStore, connect, migrate, sqlite_path
+from bridge.store.migrations import migrations
+from bridge.store.sqlite import (
+    _INSERT_DELIVERY,
+    _INSERT_EVENT,
+    SQLiteStore,
+    connect,
+    migrate,
+    sqlite_path,
+)
 from tests.store.conftest import new_event
 
 
@@ -23,10 +31,63 @@ def test_connections_use_wal_and_fsync_every_commit(tmp_path: Path) -> None:
 
 def test_migrations_are_versioned_and_applied_once(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "b.db"
-    assert migrate(path) == 1
-    assert migrate(path) == 1
+    assert migrate(path) == 2
+    assert migrate(path) == 2
     rows = sqlite3.connect(path).execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert rows == [(1, "initial")]
+    assert rows == [(1, "initial"), (2, "checks_without_in_lists")]
+
+
+async def test_a_version_1_store_keeps_its_rows_and_its_checks(tmp_path: Path) -> None:
+    """Version 2 rewrites the tables' CHECK constraints in place (SQLite cannot alter them)."""
+    path = tmp_path / "b.db"
+    _create_at_version_1(path)
+    store = await SQLiteStore.open(path)
+    try:
+        [stored] = await store.ingest([new_event("evt_new", ("pagent", "k_new"))])
+        assert stored.outcome == "accepted"
+    finally:
+        await store.close()
+    connection = connect(path, 1000)
+    assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert connection.execute("SELECT event_id, outcome FROM events ORDER BY id").fetchall() == [
+        ("evt_old", "accepted"),
+        ("evt_new", "accepted"),
+    ]
+    assert connection.execute("SELECT status FROM deliveries").fetchall() == [("pending",)] * 2
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: outcome"):
+        connection.execute("UPDATE events SET outcome = 'lost'")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: status"):
+        connection.execute("UPDATE deliveries SET status = 'sent'")
+
+
+def test_ingest_statements_build_no_temporary_tables(tmp_path: Path) -> None:
+    """Each one would be a b-tree made and dropped per stored row: a third of the store's work."""
+    path = tmp_path / "b.db"
+    migrate(path)
+    connection = connect(path, 1000)
+    for sql, count in ((_INSERT_EVENT, 7), (_INSERT_DELIVERY, 8)):
+        program = [row[1] for row in connection.execute(f"EXPLAIN {sql}", (None,) * count)]
+        assert "OpenEphemeral" not in program, sql
+
+
+def _create_at_version_1(path: Path) -> None:
+    [initial, *_] = migrations("sqlite")
+    connection = connect(path, 1000)
+    connection.execute(
+        "CREATE TABLE schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+    )
+    connection.executescript(initial.sql)
+    connection.execute("INSERT INTO schema_migrations VALUES (1, 'initial', 0)")
+    connection.execute(
+        "INSERT INTO events (id, source, event_id, type, received_at, outcome, detail) "
+        "VALUES (1, 'stripe', 'evt_old', 't', 0, 'accepted', x'7b7d')"
+    )
+    connection.execute(
+        "INSERT INTO deliveries (event_ref, rule, destination, dedupe_key, conversion, created_at, "
+        "expires_at, next_attempt_at) VALUES (1, 'r', 'pagent', 'k_old', x'7b7d', 0, 1, 0)"
+    )
+    connection.close()
 
 
 @pytest.mark.parametrize(
