@@ -124,8 +124,9 @@ class Ingestor:
         committed = list(zip(planned, stored, strict=True))
         answers = [_answer(plan, result) for plan, result in committed]
         for answer in answers:
-            outcome = {**answer, "outcome": answer["status"], "status": 200}
-            info_line(log, "webhook", {**context, **outcome})
+            info_line(
+                log, "webhook", {**context, **answer, "outcome": answer["status"], "status": 200}
+            )
         body = answers[0] if len(answers) == 1 else {"events": answers}
         return Reply.json(200, body, source), committed
 

@@ -36,7 +36,7 @@ def json_line(
 ) -> str:
     """The JSON form of one log line, for `JsonFormatter` and for `info_line` alike."""
     line: dict[str, object] = {"level": level, "logger": logger, "message": message, **fields}
-    line["time"] = datetime.fromtimestamp(created, UTC).isoformat()
+    line["time"] = datetime.fromtimestamp(created, UTC)  # orjson writes it as isoformat() does
     return orjson.dumps(line, default=str).decode()
 
 

@@ -13,7 +13,10 @@ Consent = Literal["granted", "denied", "pending"]
 CONSENT_VALUES: tuple[Consent, ...] = ("granted", "denied", "pending")
 
 
-@dataclass(frozen=True, slots=True)
+# `Event` and `Conversion` are made for every webhook: slotted but not frozen, as in
+# bridge/store/base.py (a frozen dataclass sets each field through object.__setattr__, which
+# made building a Conversion cost three times as much). Nothing mutates them once built.
+@dataclass(slots=True)
 class Event:
     """One verified sender event. `event_id` is the sender's own id: the idempotency key."""
 
@@ -36,7 +39,7 @@ class Provenance:
     mapping_version: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Conversion:
     """What any vendor needs to credit a conversion, and nothing vendor-specific.
 

@@ -100,6 +100,11 @@ class Destination(ABC):
     def requests(self, conversions: Sequence[Conversion]) -> list[VendorRequest]:
         """The exact requests that deliver `conversions` (at most `max_batch` of them)."""
 
+    @property
+    def checks_fields(self) -> bool:
+        """Whether `validate_field` can refuse anything: rules skip asking those that cannot."""
+        return type(self).validate_field is not Destination.validate_field
+
     def validate_field(self, field: str, value: Any) -> str | None:
         """Why this vendor cannot take `value` for `field`, or None.
 

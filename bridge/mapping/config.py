@@ -266,7 +266,9 @@ class _Loader:
             file=str(document.path),
             line=line,
             version=document.version,
-            field_checks={d.name: d.validate_field for d in destinations if d is not None},
+            field_checks={
+                d.name: d.validate_field for d in destinations if d is not None and d.checks_fields
+            },
         )
 
     def _expression(

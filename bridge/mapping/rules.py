@@ -31,7 +31,14 @@ class Rule:
     line: int | None
     version: str
     field_checks: Mapping[str, Callable[[str, Any], str | None]] = field(default_factory=dict)
-    """Per destination: why it cannot take a field's value (`Destination.validate_field`)."""
+    """Per destination that checks values: why it cannot take one (`Destination.validate_field`)."""
+    unmapped_required: tuple[str, ...] = field(init=False)
+    """Required fields no entry maps (the loader refuses such rules; built ones may have them)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "unmapped_required", tuple(sorted(self.required - self.entries.keys()))
+        )
 
     def applies_to(self, event: Event) -> bool:
         return event.source == self.source and (not self.events or event.type in self.events)
@@ -58,8 +65,7 @@ class Rule:
             elif name in self.required:
                 problems.append(f"{name} is missing (`{entry.text}` gave nothing)")
         problems.extend(
-            f"{name} is required by a destination but not mapped"
-            for name in sorted(self.required - self.entries.keys())
+            f"{name} is required by a destination but not mapped" for name in self.unmapped_required
         )
         if problems:
             return self._unmapped("; ".join(problems))
@@ -82,10 +88,13 @@ class Rule:
         refusals: list[str] = []
         for destination in self.destinations:
             check = self.field_checks.get(destination)
+            if check is None:
+                accepting.append(destination)
+                continue
             found = [
                 f"{name}: {problem}"
                 for name, value in values.items()
-                if check is not None and (problem := check(name, value))
+                if (problem := check(name, value))
             ]
             if found:
                 refusals.append(f"destination {destination!r} refuses it: {'; '.join(found)}")
