@@ -139,16 +139,16 @@ class Ingestor:
         started: float,
     ) -> None:
         source = metrics.source_label(source_name, self._config.sources)
-        metrics.child(metrics.webhook_requests, source, str(reply.status)).inc()
-        metrics.child(metrics.ingest_seconds, source).observe(time.perf_counter() - started)
+        metrics.webhook_requests.inc(source, str(reply.status))
+        metrics.ingest_seconds.observe(time.perf_counter() - started, source)
         if reply.status == 401:
-            metrics.child(metrics.signature_failures, source).inc()
+            metrics.signature_failures.inc(source)
         for plan, stored in committed:
-            metrics.child(metrics.events, source, stored.outcome).inc()
+            metrics.events.inc(source, stored.outcome)
             if stored.outcome == "duplicate":
                 continue
             for result in plan.results:
-                metrics.child(metrics.rule_results, source, result.rule, result.status).inc()
+                metrics.rule_results.inc(source, result.rule, result.status)
 
     def plan(self, event: Event, now: int) -> Plan:
         """What storing `event` means under the current mapping files."""
@@ -177,7 +177,7 @@ class Ingestor:
             conversion = result.conversion
             if conversion is None:
                 continue
-            encoded = orjson.dumps(conversion.to_dict())
+            encoded = conversion.to_json()
             if self._recent is not None:
                 self._recent.keep(encoded, conversion)
             key = conversion.dedupe_key()

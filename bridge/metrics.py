@@ -7,21 +7,88 @@ cannot grow the series without limit.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from bisect import bisect_left
+from collections.abc import Collection, Iterable, Sequence
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from bridge.store.base import QueueDepth
 
 UNKNOWN_SOURCE = "(unknown)"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-Metric = TypeVar("Metric", Counter, Gauge, Histogram)
+Child = TypeVar("Child", Counter, Gauge, Histogram)
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _VENDOR = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Tally:
+    """A counter family held as plain integers, for the counts made on every webhook.
+
+    prometheus_client's `Counter` takes a lock and makes several calls per increment, after
+    its labelled child is looked up: 34,000 instructions per webhook for its three counts and
+    one timing, 12,000 held this way. These are only counted on the event loop, where a dict of
+    ints needs no lock; `Metrics` hands them to its registry, so the exposition is still the
+    library's (without the `_created` series)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = list(labelnames)
+        self.counts: dict[tuple[str, ...], int] = {}
+
+    def inc(self, *labels: str) -> None:
+        self.counts[labels] = self.counts.get(labels, 0) + 1
+
+    def family(self) -> Metric:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for labels, count in self.counts.items():
+            family.add_metric(labels, count)
+        return family
+
+
+class Timings:
+    """A histogram family of durations, held like `Tally`: per label set, a count per bucket
+    (the last one past the largest bound) and the sum."""
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: Sequence[str], bounds: Sequence[float]
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = list(labelnames)
+        self.bounds = tuple(bounds)
+        self._series: dict[tuple[str, ...], list[float]] = {}
+
+    def observe(self, seconds: float, *labels: str) -> None:
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = [0] * (len(self.bounds) + 2)
+        series[bisect_left(self.bounds, seconds)] += 1  # le: the first bound >= seconds
+        series[-1] += seconds
+
+    def family(self) -> Metric:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        edges = [*map(floatToGoString, self.bounds), "+Inf"]
+        for labels, series in self._series.items():
+            cumulative = accumulate(series[:-1])
+            family.add_metric(labels, list(zip(edges, cumulative, strict=True)), series[-1])
+        return family
+
+
+class _Held(Collector):
+    def __init__(self, families: Sequence[Tally | Timings]) -> None:
+        self._families = families
+
+    def collect(self) -> list[Metric]:
+        return [family.family() for family in self._families]
 
 
 class Metrics:
@@ -29,36 +96,42 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         r = self.registry
-        self.webhook_requests = Counter(
+        self.webhook_requests = Tally(
             "bridge_webhook_requests",
             "Webhook requests answered, by source and HTTP status",
             ["source", "status"],
-            registry=r,
         )
-        self.events = Counter(
+        self.events = Tally(
             "bridge_events",
             "Verified sender events by source and stored outcome",
             ["source", "outcome"],
-            registry=r,
         )
-        self.signature_failures = Counter(
+        self.signature_failures = Tally(
             "bridge_signature_failures",
             "Webhook requests refused because the signature was missing, wrong or stale",
             ["source"],
-            registry=r,
         )
-        self.rule_results = Counter(
+        self.rule_results = Tally(
             "bridge_rule_results",
             "Rule evaluations by source, rule and result (converted, unmapped, skipped)",
             ["source", "rule", "result"],
-            registry=r,
         )
-        self.ingest_seconds = Histogram(
+        self.ingest_seconds = Timings(
             "bridge_ingest_seconds",
             "Time from a webhook's body being read to its answer (verify, map, durable commit)",
             ["source"],
-            buckets=_FAST,
-            registry=r,
+            _FAST,
+        )
+        r.register(
+            _Held(
+                [
+                    self.webhook_requests,
+                    self.events,
+                    self.signature_failures,
+                    self.rule_results,
+                    self.ingest_seconds,
+                ]
+            )
         )
         self.deliveries = Counter(
             "bridge_deliveries",
@@ -99,7 +172,7 @@ class Metrics:
             registry=r,
         )
 
-    def child(self, metric: Metric, *labels: str) -> Metric:
+    def child(self, metric: Child, *labels: str) -> Child:
         """`metric.labels(*labels)`, kept: label values are bounded, and `labels()` costs more
         than the increment on the path that answers every webhook."""
         key = (metric, labels)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import orjson
+
 from bridge.money import Money
 
 Consent = Literal["granted", "denied", "pending"]
@@ -83,13 +85,21 @@ class Conversion:
         return f"evt:{p.source}:{p.event_id}:{p.rule}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the store; `from_dict` reverses it exactly.
+        """JSON-ready form; `from_dict` reverses it exactly."""
+        data = self._orjson_ready()
+        data["occurred_at"] = self.occurred_at.isoformat()
+        return data
 
-        Built field by field: `dataclasses.asdict` deep-copies every leaf (datetimes included),
+    def to_json(self) -> bytes:
+        """`to_dict` as the JSON bytes the store keeps, with the time written by orjson (the
+        same text as `isoformat()`, for a tenth of the cost of formatting it in Python)."""
+        return orjson.dumps(self._orjson_ready())
+
+    def _orjson_ready(self) -> dict[str, Any]:
+        """Built field by field: `dataclasses.asdict` deep-copies every leaf (datetimes included),
         which cost a tenth of the ingest path. Only the fields below need converting; nested
         dicts and lists are copied one level, which is all a JSON-ready view needs (their values
-        are strings or plain JSON).
-        """
+        are strings or plain JSON)."""
         data: dict[str, Any] = {}
         for name in _CONVERSION_NAMES:
             value = getattr(self, name)
@@ -119,14 +129,13 @@ def _copied(value: dict[str, Any] | list[Any]) -> dict[str, Any] | list[Any]:
 
 
 _TO_JSON: dict[str, Callable[[Any], Any]] = {
-    "occurred_at": datetime.isoformat,
     "provenance": lambda p: {name: getattr(p, name) for name in _PROVENANCE_NAMES},
     "revenue": lambda money: {"minor": money.minor, "currency": money.currency},
     "exposure": _copied,
     "segments": _copied,
     "properties": _copied,
 }
-"""How each non-string field is written in `to_dict` (everything else is kept as it is)."""
+"""How each non-string field is made ready for orjson (everything else is kept as it is)."""
 CONVERSION_FIELDS: frozenset[str] = frozenset(
     f.name for f in fields(Conversion) if f.name != "provenance"
 )

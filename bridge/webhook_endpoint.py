@@ -75,7 +75,7 @@ class WebhookEndpoint:
             body = await read_body(receive, headers, limit)
         except BodyTooLarge:
             label = bridge.metrics.source_label(source, bridge.config.sources)
-            bridge.metrics.child(bridge.metrics.webhook_requests, label, "413").inc()
+            bridge.metrics.webhook_requests.inc(label, "413")
             reply = Reply.json(413, {"error": f"body larger than {limit} bytes"})
         except ClientGone:
             return Reply(400, {}, b"", "text/plain")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import httpx
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from bridge.app import create_app
+from bridge.metrics import Metrics
 from bridge.settings import Settings
 from tests.support import stripe as s
 from tests.support.app import serving
@@ -81,3 +83,34 @@ async def test_metrics_can_be_turned_off(settings: Settings) -> None:
     app: Starlette = create_app(settings.model_copy(update={"metrics_enabled": False}))
     async with serving(app) as client:
         assert (await client.get("/metrics")).status_code == 404
+
+
+def test_held_counts_and_timings_expose_as_the_librarys_own_would() -> None:
+    """Per-webhook counts are plain ints (`Tally`, `Timings`); scraped, they read exactly like
+    prometheus_client's `Counter` and `Histogram` given the same observations."""
+    ours = Metrics()
+    theirs = CollectorRegistry()
+    counter = Counter("bridge_events", "Events", ["source", "outcome"], registry=theirs)
+    bounds = ours.ingest_seconds.bounds
+    histogram = Histogram(
+        "bridge_ingest_seconds", "Time", ["source"], buckets=bounds, registry=theirs
+    )
+    for source, outcome in [("stripe", "accepted"), ("stripe", "accepted"), ("shop", "ignored")]:
+        ours.events.inc(source, outcome)
+        counter.labels(source, outcome).inc()
+    for seconds in [0.0, bounds[0], bounds[0] * 1.5, bounds[-1], bounds[-1] * 2, 0.0375]:
+        ours.ingest_seconds.observe(seconds, "stripe")
+        histogram.labels("stripe").observe(seconds)
+
+    def exposed(registry: CollectorRegistry, prefix: str) -> Samples:
+        samples = parse(generate_latest(registry).decode())
+        return {key: v for key, v in samples.items() if key[0].startswith(prefix)}
+
+    for prefix in ("bridge_events_total", "bridge_ingest_seconds_"):
+        assert exposed(ours.registry, prefix) == {
+            key: v for key, v in exposed(theirs, prefix).items() if "_created" not in key[0]
+        }
+    assert (
+        value(exposed(ours.registry, "bridge_"), "bridge_ingest_seconds_count", source="stripe")
+        == 6
+    )

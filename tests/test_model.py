@@ -1,5 +1,9 @@
 import calendar
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
+import pytest
 
 from bridge.model import Conversion, Provenance, unix_ms
 from bridge.money import Money
@@ -45,6 +49,23 @@ def test_stored_form_round_trips_exactly() -> None:
     )
     assert Conversion.from_dict(original.to_dict()) == original
     assert "visit_id" not in original.to_dict()
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        WHEN,
+        WHEN.replace(microsecond=0),
+        WHEN.replace(microsecond=1),
+        WHEN.astimezone(timezone(timedelta(hours=5, minutes=30))),
+        datetime(1970, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_stored_bytes_are_the_json_of_the_stored_form(occurred_at: datetime) -> None:
+    """The store keeps `to_json()`; `bridge try` and tests read `to_dict()`: one text."""
+    original = replace(conversion(session_id="s", revenue=Money(5, "JPY")), occurred_at=occurred_at)
+    assert original.to_json() == orjson.dumps(original.to_dict())
+    assert Conversion.from_dict(orjson.loads(original.to_json())).occurred_at == occurred_at
 
 
 def test_unix_ms_is_exact() -> None:

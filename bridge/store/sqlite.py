@@ -42,6 +42,12 @@ from bridge.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
 
+# CPython's sqlite3 binds int, float, str and bytearray parameters directly but looks every
+# `bytes` one (payloads, conversions, details) up as an adaptable type, through a failed
+# attribute lookup that raises and clears an AttributeError each time. With `bytes` registered
+# as its own adapter the lookup is one dict hit; the bytes bound are the same objects.
+sqlite3.register_adapter(bytes, bytes)
+
 _QUEUE_DEPTH = """
 SELECT destination, COUNT(*), SUM(next_attempt_at <= ?),
        MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)
