@@ -68,6 +68,10 @@ class Ingestor:
         """`recent`: the worker's, when one runs in this process: the conversions planned here
         are left in it, so the worker need not decode them from the store again."""
         self._config = config
+        self._max_age_ms = {
+            name: int(destination.options.max_age_hours * 3_600_000)
+            for name, destination in config.destinations.items()
+        }
         self._recent = recent
         self._store = store
         self._on_new_deliveries = on_new_deliveries
@@ -182,8 +186,9 @@ class Ingestor:
                 self._recent.keep(encoded, conversion)
             key = conversion.dedupe_key()
             for name in result.destinations:
-                max_age_ms = int(self._config.destinations[name].options.max_age_hours * 3_600_000)
-                deliveries.append(NewDelivery(name, result.rule, key, encoded, now + max_age_ms))
+                deliveries.append(
+                    NewDelivery(name, result.rule, key, encoded, now + self._max_age_ms[name])
+                )
         return deliveries
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -101,10 +102,8 @@ class Conversion:
         dicts and lists are copied one level, which is all a JSON-ready view needs (their values
         are strings or plain JSON)."""
         data: dict[str, Any] = {}
-        for name in _CONVERSION_NAMES:
-            value = getattr(self, name)
+        for (name, convert), value in zip(_JSON_STEPS, _ALL_FIELDS(self), strict=True):
             if value is not None:
-                convert = _TO_JSON.get(name)
                 data[name] = value if convert is None else convert(value)
         return data
 
@@ -136,6 +135,9 @@ _TO_JSON: dict[str, Callable[[Any], Any]] = {
     "properties": _copied,
 }
 """How each non-string field is made ready for orjson (everything else is kept as it is)."""
+_JSON_STEPS = tuple((name, _TO_JSON.get(name)) for name in _CONVERSION_NAMES)
+_ALL_FIELDS = operator.attrgetter(*_CONVERSION_NAMES)
+"""Every field's value in one call, in `_JSON_STEPS` order."""
 CONVERSION_FIELDS: frozenset[str] = frozenset(
     f.name for f in fields(Conversion) if f.name != "provenance"
 )

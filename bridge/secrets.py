@@ -34,20 +34,21 @@ class Secret:
     set `whsec_new,whsec_old` until the old one is retired.
     """
 
-    __slots__ = ("_value", "env_var")
+    __slots__ = ("_value", "_values", "env_var")
 
     def __init__(self, env_var: str, value: str | None) -> None:
         self.env_var = env_var
         self._value = value if value and value.strip() else None
+        parts = (self._value or "").split(",")
+        self._values = tuple(part.strip() for part in parts if part.strip())
 
     @property
     def is_set(self) -> bool:
         return self._value is not None
 
-    def values(self) -> list[str]:
-        if self._value is None:
-            return []
-        return [part.strip() for part in self._value.split(",") if part.strip()]
+    def values(self) -> tuple[str, ...]:
+        """The comma-separated values, split once (a webhook's check asks for them every time)."""
+        return self._values
 
     def reveal(self) -> str | None:
         """The raw value, for the one place that must send or check it."""

@@ -40,7 +40,7 @@ def test_unset_secret_is_not_an_error_but_reports_itself() -> None:
 
 def test_comma_separated_values_serve_rotation() -> None:
     options = load({"key": "${S}"}, S="whsec_new, whsec_old")
-    assert options.key.values() == ["whsec_new", "whsec_old"]
+    assert options.key.values() == ("whsec_new", "whsec_old")
 
 
 def test_secret_list_accepts_one_reference_or_many() -> None:

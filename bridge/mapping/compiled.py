@@ -105,9 +105,19 @@ def _not(node: dict[str, Any], options: Options) -> Evaluate:
 def _comparator(node: dict[str, Any], options: Options) -> Evaluate:
     if node["value"] not in ("eq", "ne"):
         return _interpreted(node, options)  # ordering has its own type rules
-    compare = TreeInterpreter.COMPARATOR_FUNC[node["value"]]
     left, right = (compile_tree(child, options) for child in node["children"])
+    if any(_is_text_literal(child) for child in node["children"]):
+        # jmespath's equality differs from Python's only between 0 or 1 and a boolean; against
+        # a string constant (`status == 'paid'`, the usual `when`) it is Python's `==`.
+        if node["value"] == "eq":
+            return lambda value: left(value) == right(value)
+        return lambda value: left(value) != right(value)
+    compare = TreeInterpreter.COMPARATOR_FUNC[node["value"]]
     return lambda value: compare(left(value), right(value))
+
+
+def _is_text_literal(node: dict[str, Any]) -> bool:
+    return node["type"] == "literal" and isinstance(node["value"], str)
 
 
 def _literal(node: dict[str, Any], options: Options) -> Evaluate:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.mapping.expressions import EvaluationError, Expression
-from bridge.mapping.fields import FieldError, coerce
+from bridge.mapping.fields import COERCERS, FieldError
 from bridge.model import Conversion, Event, Provenance, RuleResult, utc_now
 
 
@@ -34,11 +34,14 @@ class Rule:
     """Per destination that checks values: why it cannot take one (`Destination.validate_field`)."""
     unmapped_required: tuple[str, ...] = field(init=False)
     """Required fields no entry maps (the loader refuses such rules; built ones may have them)."""
+    _steps: tuple[tuple[str, Expression, Callable[[Any], Any]], ...] = field(init=False)
+    """Each entry with its field's coercion (`fields.COERCERS`), looked up once."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "unmapped_required", tuple(sorted(self.required - self.entries.keys()))
-        )
+        missing = tuple(sorted(self.required - self.entries.keys()))
+        object.__setattr__(self, "unmapped_required", missing)
+        steps = tuple((name, entry, COERCERS[name]) for name, entry in self.entries.items())
+        object.__setattr__(self, "_steps", steps)
 
     def applies_to(self, event: Event) -> bool:
         return event.source == self.source and (not self.events or event.type in self.events)
@@ -54,9 +57,11 @@ class Rule:
                 return RuleResult(self.name, "skipped", f"when `{self.when.text}` is false")
         values: dict[str, Any] = {}
         problems: list[str] = []
-        for name, entry in self.entries.items():
+        for name, entry, convert in self._steps:
             try:
-                value = coerce(name, entry.search(payload))
+                value = entry.search(payload)
+                # as `fields.coerce`: an empty string counts as missing
+                value = None if value is None or value == "" else convert(value)
             except (EvaluationError, FieldError) as exc:
                 problems.append(f"{name}: {exc}")
                 continue

@@ -132,11 +132,14 @@ class StripeSource(Source):
 
 
 def _refuse_future_timestamp(header: str, tolerance: int) -> None:
-    """The library accepts any future `t=`; one from the far future is a replay risk."""
+    """The library accepts any future `t=`; one from the far future is a replay risk. The
+    timestamp is the one the library checked: the first item whose key is exactly `t`."""
     for item in header.split(","):
-        key, _, value = item.partition("=")
-        if key.strip() == "t" and value.strip().isdigit() and int(value) > time.time() + tolerance:
-            raise VerificationFailed(f"Timestamp outside the tolerance zone ({int(value)})")
+        if item.startswith("t="):
+            value = item[2:].partition("=")[0]
+            if value.isdigit() and int(value) > time.time() + tolerance:
+                raise VerificationFailed(f"Timestamp outside the tolerance zone ({int(value)})")
+            return
 
 
 def _most_telling(failures: list[str]) -> str:

@@ -46,6 +46,8 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._loop, name="bridge-sqlite-writer", daemon=True)
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
+        self._accepting = False
+        """True while the thread takes jobs: read per request, cheaper than `is_alive()`."""
         self.commits = 0
         self.jobs = 0
         """Counters for benchmarks: jobs / commits is the average group size."""
@@ -58,7 +60,7 @@ class GroupCommitWriter:
 
     async def run(self, job: Job[T]) -> T:
         """Run `job` in the next group commit; returns once its effects are durable."""
-        if not self._thread.is_alive():
+        if not self._accepting:
             raise StoreUnavailable("store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -77,6 +79,7 @@ class GroupCommitWriter:
             self._startup_error = exc
             self._started.set()
             return
+        self._accepting = True
         self._started.set()
         try:
             while True:
@@ -98,6 +101,7 @@ class GroupCommitWriter:
                 if stop:
                     break
         finally:
+            self._accepting = False
             self._fail_waiting()
             connection.close()
 
