@@ -16,7 +16,7 @@ Consent = Literal["granted", "denied", "pending"]
 CONSENT_VALUES: tuple[Consent, ...] = ("granted", "denied", "pending")
 
 
-# `Event` and `Conversion` are made for every webhook: slotted but not frozen, as in
+# `Event`, `Provenance` and `Conversion` are made for every webhook: slotted but not frozen, as in
 # bridge/store/base.py (a frozen dataclass sets each field through object.__setattr__, which
 # made building a Conversion cost three times as much). Nothing mutates them once built.
 @dataclass(slots=True)
@@ -31,7 +31,7 @@ class Event:
     occurred_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Provenance:
     """Where a conversion came from: enough to find the raw event and the rule that built it."""
 

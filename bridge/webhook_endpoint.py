@@ -57,18 +57,18 @@ class WebhookEndpoint:
         self._bridge = bridge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         try:
-            reply = await self._reply(scope, receive)
+            reply = await self._reply(scope, receive, request_id)
         except Exception:  # the same bare 500 starlette gives; uvicorn logs the traceback
             await _send(send, 500, b"Internal Server Error", "text/plain; charset=utf-8", {})
             raise
-        await _send(send, reply.status, reply.content, reply.media_type, reply.headers)
+        await _send(send, reply.status, reply.content, reply.media_type, reply.headers, request_id)
 
-    async def _reply(self, scope: Scope, receive: Receive) -> Reply:
+    async def _reply(self, scope: Scope, receive: Receive, request_id: str) -> Reply:
         """The whole answer, decided before a byte of it is sent."""
         bridge = self._bridge()
         source = scope["path_params"]["source"]
-        request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         headers = Headers(scope=scope)
         limit = bridge.settings.max_body_bytes
         try:
@@ -76,16 +76,11 @@ class WebhookEndpoint:
         except BodyTooLarge:
             label = bridge.metrics.source_label(source, bridge.config.sources)
             bridge.metrics.webhook_requests.inc(label, "413")
-            reply = Reply.json(413, {"error": f"body larger than {limit} bytes"})
+            return Reply.json(413, {"error": f"body larger than {limit} bytes"})
         except ClientGone:
             return Reply(400, {}, b"", "text/plain")
-        else:
-            inbound = InboundRequest(
-                scope["method"], lambda: str(Request(scope).url), headers, body
-            )
-            reply = await bridge.ingestor.receive(source, inbound, request_id)
-        reply.headers = {**reply.headers, "x-request-id": request_id}
-        return reply
+        inbound = InboundRequest(scope["method"], lambda: str(Request(scope).url), headers, body)
+        return await bridge.ingestor.receive(source, inbound, request_id)
 
 
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
@@ -109,15 +104,23 @@ async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
 
 
 async def _send(
-    send: Send, status: int, body: bytes, media_type: str, headers: Mapping[str, str]
+    send: Send,
+    status: int,
+    body: bytes,
+    media_type: str,
+    headers: Mapping[str, str],
+    request_id: str | None = None,
 ) -> None:
     raw = [
         (b"content-length", str(len(body)).encode()),
         (b"content-type", media_type.encode("latin-1")),
-        *(
+    ]
+    if request_id is not None:  # every answer but the bare 500 names its request
+        raw.append((b"x-request-id", request_id.encode()))
+    if headers:
+        raw += (
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in headers.items()
-        ),
-    ]
+        )
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -1,7 +1,9 @@
 """Domain functions added to JMESPath for mapping files.
 
 Each takes `null` to `null`, so a field that is absent in one payload stays absent instead of
-raising; a present but wrong value raises `FunctionError` with a message meant for the user.
+raising; a present but wrong value raises `FunctionError` (or, from the money functions,
+`MoneyError`) with a message meant for the user; the expression reports either as the reason
+the event is `unmapped`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import orjson
 from jmespath import functions
 
 from bridge.model import EPOCH
-from bridge.money import Money, MoneyError
+from bridge.money import Money
 from bridge.shown import shown
 from bridge.sources.stripe import stripe_exponent
 
@@ -39,7 +41,7 @@ class BridgeFunctions(functions.Functions):
         """`amount` is already an integer count of ISO 4217 minor units (cents, yen, fils)."""
         if amount is None or currency is None:
             return None
-        return _money(lambda: Money.from_minor(_no_float(amount, "money"), currency))
+        return Money.from_minor(_no_float(amount, "money"), currency)
 
     @functions.signature(_AMOUNT, _TEXT)
     def _func_money_major(self, amount: Any, currency: Any) -> Money | None:
@@ -47,19 +49,15 @@ class BridgeFunctions(functions.Functions):
         if amount is None or currency is None:
             return None
         value = Decimal(repr(amount)) if isinstance(amount, float) else amount
-        return _money(lambda: Money.from_major(value, currency))
+        return Money.from_major(value, currency)
 
     @functions.signature(_AMOUNT, _TEXT)
     def _func_stripe_money(self, amount: Any, currency: Any) -> Money | None:
         """A Stripe API amount: minor units by Stripe's own zero-/three-decimal lists."""
         if amount is None or currency is None:
             return None
-        return _money(
-            lambda: Money.from_minor(
-                _no_float(amount, "stripe_money"),
-                currency,
-                exponent=stripe_exponent(str(currency)),
-            )
+        return Money.from_minor(
+            _no_float(amount, "stripe_money"), currency, exponent=stripe_exponent(str(currency))
         )
 
     @functions.signature(_TEXT)
@@ -127,14 +125,6 @@ class BridgeFunctions(functions.Functions):
 
 FUNCTION_NAMES = frozenset(BridgeFunctions.FUNCTION_TABLE)
 MONEY_FUNCTIONS = frozenset({"money", "money_major", "stripe_money"})
-
-
-def _money(build: Any) -> Money:
-    try:
-        result: Money = build()
-    except MoneyError as exc:
-        raise FunctionError(str(exc)) from None
-    return result
 
 
 def _no_float(amount: Any, name: str) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 import orjson
@@ -81,6 +82,11 @@ class StripeSource(Source):
     def secrets(self) -> list[Secret]:
         return self.options.secret
 
+    @cached_property
+    def _secret_values(self) -> tuple[str, ...]:
+        """Every secret's values, read once (as `ready` is: secrets are read when mappings load)."""
+        return tuple(value for ref in self.secrets for value in ref.values())
+
     def verify(self, request: InboundRequest) -> list[Event]:
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
@@ -97,7 +103,7 @@ class StripeSource(Source):
     def _check_signature(self, text: str, header: str) -> None:
         tolerance = self.options.tolerance_seconds
         failures: list[str] = []
-        for secret in (value for ref in self.secrets for value in ref.values()):
+        for secret in self._secret_values:
             try:
                 stripe.WebhookSignature.verify_header(text, header, secret, tolerance=tolerance)
             except stripe.SignatureVerificationError as exc:

@@ -7,7 +7,7 @@ returns, so its caller may acknowledge the sender.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -179,8 +179,9 @@ class PurgeCounts:
 
 
 class Store(Protocol):
-    async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
-        """Store events and their deliveries in one durable transaction.
+    def ingest(self, events: Sequence[NewEvent]) -> Awaitable[list[Stored]]:
+        """Store events and their deliveries in one durable transaction (awaitable: a coroutine,
+        or the SQLite writer's future, which saves a frame on every webhook).
 
         Idempotent on (source, event_id): a repeat is `duplicate` and creates nothing. A delivery
         whose (destination, dedupe_key) exists already is not created again.

@@ -205,10 +205,8 @@ class SQLiteStore:
         )
         return int(row[0])
 
-    async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
-        return await self.writer.run(
-            lambda connection: [_ingest_one(connection, e) for e in events]
-        )
+    def ingest(self, events: Sequence[NewEvent]) -> asyncio.Future[list[Stored]]:
+        return self.writer.run(lambda connection: [_ingest_one(connection, e) for e in events])
 
     async def claim(
         self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]

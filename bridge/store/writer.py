@@ -58,14 +58,16 @@ class GroupCommitWriter:
         if self._startup_error is not None:
             raise StoreUnavailable(f"cannot open database: {self._startup_error}")
 
-    async def run(self, job: Job[T]) -> T:
-        """Run `job` in the next group commit; returns once its effects are durable."""
+    def run(self, job: Job[T]) -> asyncio.Future[T]:
+        """Queue `job` for the next group commit: the future is done once its effects are
+        durable. A plain function returning the future, not a coroutine awaiting it: one frame
+        less on every webhook."""
         if not self._accepting:
             raise StoreUnavailable("store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Pending(job, future, loop))
-        return await future
+        return future
 
     def close(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive():
