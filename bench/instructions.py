@@ -19,6 +19,11 @@ conversions delivered is the figure that bounds end-to-end conversions per secon
     python -m bench.instructions --bridge-path /tmp/old # and a snapshot, for an A/B
     python -m bench.instructions --store DB             # bridge on a copy of a filled store
     python -m bench.instructions --end-to-end           # per conversion, ingest and delivery
+    python -m bench.instructions --store-alone          # the SQLite store's ingest, per event
+
+`--store-alone` counts the store by itself (`bench/store_ingest.py`: the store's own statements
+over 1,024 and then 5,120 copies of a planned bench event, 32 to a transaction): the difference
+per event is what the writer thread spends on one.
 
 `--store` takes a store built by `bench/run` (`WORKDIR/prefill-1000000/bridge.db`): bridge then
 runs on a copy of it, next to the same measurement on an empty store.
@@ -54,9 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--end-to-end", action="store_true", help="per conversion delivered, with the worker"
     )
+    parser.add_argument(
+        "--store-alone", action="store_true", help="the SQLite store's ingest, per event"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bridge-instructions-") as scratch:
         work = Path(scratch)
+        if args.store_alone:
+            return _store_alone(work, args.bridge_path)
         if args.end_to_end:
             return _end_to_end(work, args.bridge_path, args.requests, args.warmup)
         targets: list[tuple[str, Path | None]] = [("bare", None), ("bridge", None)]
@@ -86,6 +96,36 @@ def _end_to_end(work: Path, bridge_paths: Sequence[Path], requests: int, warmup:
             where = f" ({path})" if path else ""
             print(f"bridge{where}: {per_conversion:,.0f} instructions per conversion delivered")
     return 0
+
+
+def _store_alone(work: Path, bridge_paths: Sequence[Path]) -> int:
+    small, large = 1024, 5120
+    for path in [None, *(p.resolve() for p in bridge_paths)]:
+        totals = [_store_total(work, path, events) for events in (small, large)]
+        where = f" ({path})" if path else ""
+        per_event = (totals[1] - totals[0]) / (large - small)
+        print(f"store{where}: {per_event:,.0f} instructions per event stored", flush=True)
+    return 0
+
+
+def _store_total(work: Path, bridge_path: Path | None, events: int) -> int:
+    dump = work / f"store-{events}.callgrind"
+    database = work / f"store-{events}.db"
+    for leftover in work.glob(f"{database.name}*"):
+        leftover.unlink()
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={dump}",
+            *[sys.executable, "-m", "bench.store_ingest", str(database), str(events)],
+        ],
+        env=bridge_environment("http://127.0.0.1:9", bridge_path=bridge_path),
+        cwd=work,  # not the checkout (see bridge_environment)
+        check=True,
+        capture_output=True,
+    )
+    return _summary(dump)
 
 
 def count(
@@ -167,11 +207,19 @@ def _total(work: Path, prefix: str, pid: int) -> int:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for dump in sorted(work.glob(f"{prefix}.{pid}.*")):
-            for line in dump.read_text().splitlines():
-                if line.startswith(("summary:", "totals:")):
-                    return int(line.split()[1])
+            total = _summary(dump)
+            if total:
+                return total
         time.sleep(0.2)
     raise RuntimeError("callgrind wrote no dump")
+
+
+def _summary(dump: Path) -> int:
+    """A callgrind dump's instruction total (0 while it is still being written)."""
+    for line in dump.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    return 0
 
 
 if __name__ == "__main__":
