@@ -32,9 +32,11 @@ class Rule:
     version: str
     field_checks: Mapping[str, Callable[[str, Any], str | None]] = field(default_factory=dict)
     """Per destination that checks values: why it cannot take one (`Destination.validate_field`)."""
-    unmapped_required: tuple[str, ...] = field(init=False)
+    unmapped_required: tuple[str, ...] = field(init=False, repr=False, compare=False)
     """Required fields no entry maps (the loader refuses such rules; built ones may have them)."""
-    _steps: tuple[tuple[str, Expression, Callable[[Any], Any]], ...] = field(init=False)
+    _steps: tuple[tuple[str, Expression, Callable[[Any], Any]], ...] = field(
+        init=False, repr=False, compare=False
+    )
     """Each entry with its field's coercion (`fields.COERCERS`), looked up once."""
 
     def __post_init__(self) -> None:
