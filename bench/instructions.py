@@ -69,11 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _store_alone(work, args.bridge_path)
         if args.end_to_end:
             return _end_to_end(work, args.bridge_path, args.requests, args.warmup)
-        targets: list[tuple[str, Path | None]] = [("bare", None), ("bridge", None)]
-        targets += [("bridge", path.resolve()) for path in args.bridge_path]
-        for kind, path in targets:
+        targets = [("bare", None, ""), *(("bridge", *c) for c in _checkouts(args.bridge_path))]
+        for kind, path, where in targets:
             per_request = count(kind, path, work, args.requests, args.warmup)
-            where = f" ({path})" if path else ""
             print(f"{kind}{where}: {per_request:,.0f} instructions per request", flush=True)
         if args.store:
             copy = work / "filled" / "bridge.db"
@@ -85,24 +83,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _checkouts(bridge_paths: Sequence[Path]) -> list[tuple[Path | None, str]]:
+    """This checkout, then each `--bridge-path` snapshot, with the label printed after a figure."""
+    return [(None, ""), *((p.resolve(), f" ({p.resolve()})") for p in bridge_paths)]
+
+
 def _end_to_end(work: Path, bridge_paths: Sequence[Path], requests: int, warmup: int) -> int:
     port = free_port()
     vendor = Server(
         "vendor", [sys.executable, "-m", "bench.vendor", str(port)], port=port, log=work / "v.log"
     )
     with vendor:
-        for path in [None, *(p.resolve() for p in bridge_paths)]:
+        for path, where in _checkouts(bridge_paths):
             per_conversion = count("bridge", path, work, requests, warmup, vendor_url=vendor.url)
-            where = f" ({path})" if path else ""
             print(f"bridge{where}: {per_conversion:,.0f} instructions per conversion delivered")
     return 0
 
 
 def _store_alone(work: Path, bridge_paths: Sequence[Path]) -> int:
     small, large = 1024, 5120
-    for path in [None, *(p.resolve() for p in bridge_paths)]:
+    for path, where in _checkouts(bridge_paths):
         totals = [_store_total(work, path, events) for events in (small, large)]
-        where = f" ({path})" if path else ""
         per_event = (totals[1] - totals[0]) / (large - small)
         print(f"store{where}: {per_event:,.0f} instructions per event stored", flush=True)
     return 0

@@ -75,9 +75,7 @@ def _or(node: dict[str, Any], options: Options) -> Evaluate:
 
     def either(value: Any) -> Any:
         matched = left(value)
-        if matched is None or matched is False or matched == "" or matched == [] or matched == {}:
-            return right(value)  # `is_false`, written out: `a || b` is in most mappings
-        return matched
+        return right(value) if is_false(matched) else matched
 
     return either
 

@@ -85,7 +85,7 @@ def test_every_field_kind_survives_as_the_stored_bytes_would_decode() -> None:
         transaction_id="pi_1",
         consent="granted",
     )
-    encoded = orjson.dumps(rich.to_dict())
+    encoded = rich.to_json()
     recent = RecentConversions()
     recent.keep(encoded, rich)
     assert recent.decode(encoded) == decode(encoded) == rich
@@ -94,7 +94,7 @@ def test_every_field_kind_survives_as_the_stored_bytes_would_decode() -> None:
 def test_it_holds_at_most_its_capacity_and_the_oldest_decodes_again() -> None:
     recent = RecentConversions(capacity=2)
     items = [conversion(n, session_id=f"s_{n}") for n in range(3)]
-    encodings = [orjson.dumps(c.to_dict()) for c in items]
+    encodings = [c.to_json() for c in items]
     for encoded, kept in zip(encodings, items, strict=True):
         recent.keep(encoded, kept)
     assert len(recent) == 2
