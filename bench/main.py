@@ -672,7 +672,7 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--rounds", type=int, help="alternating rounds (default 5)")
     parser.add_argument("--duration", type=int, help="seconds of load per run (default 10)")
     parser.add_argument("--warmup", type=int, help="seconds of unmeasured load first (default 2)")
-    parser.add_argument("--pool", type=int, help="distinct events per run (default 40000; grows)")
+    parser.add_argument("--pool", type=int, help="distinct events per run (default 150000; grows)")
     parser.add_argument("--rows", type=int, help="events already stored (default 1000000; 0 skips)")
     parser.add_argument("--e2e-events", type=int, help="end to end events (default 20000; 0 skips)")
     parser.add_argument(
@@ -704,7 +704,7 @@ def _options(argv: Sequence[str] | None) -> Options:
             "rounds": 5,
             "duration": 10,
             "warmup": 2,
-            "pool": 40_000,
+            "pool": 150_000,
             "rows": 1_000_000,
             "e2e_events": 20_000,
             "components": 20_000,

@@ -29,6 +29,39 @@ def test_connections_use_wal_and_fsync_every_commit(tmp_path: Path) -> None:
     assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
+def test_a_new_store_has_pages_that_hold_a_whole_webhook(tmp_path: Path) -> None:
+    """A 6 KB body (a Stripe event with its line items) would spill onto an overflow page with
+    SQLite's default 4 KiB pages: two WAL frames for one webhook instead of one."""
+    path = tmp_path / "b.db"
+    migrate(path)
+    connection = connect(path, 1000)
+    assert connection.execute("PRAGMA page_size").fetchone()[0] == 8192
+    event = new_event("evt_big", ("pagent", "k"))
+    body = b'{"id": "evt_big", "padding": "' + b"x" * 6000 + b'"}'
+    connection.execute(_INSERT_EVENT, ("stripe", "evt_big", event.type, 0, "accepted", b"{}", body))
+    pages = connection.execute("SELECT COUNT(*) FROM dbstat WHERE name = 'events'").fetchone()[0]
+    assert pages == 1
+
+
+async def test_an_existing_store_keeps_its_page_size(tmp_path: Path) -> None:
+    """The page size of a store in WAL mode cannot change: opening an older one must not try."""
+    path = tmp_path / "b.db"
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA page_size = 4096")
+    old.execute("PRAGMA journal_mode = WAL")
+    old.close()
+    store = await SQLiteStore.open(path)
+    try:
+        [stored] = await store.ingest([new_event("evt_1", ("pagent", "k_1"))])
+        assert stored.outcome == "accepted"
+    finally:
+        await store.close()
+    connection = connect(path, 1000)
+    assert connection.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert connection.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+
+
 def test_migrations_are_versioned_and_applied_once(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "b.db"
     assert migrate(path) == 2
