@@ -169,10 +169,11 @@ class Bench:
         assert self.vendor is not None
         return bridge_environment(self.vendor.url, database=db, bridge_path=self.o.bridge_path)
 
-    def bridge(self, name: str, db: Path) -> Server:
+    def bridge(self, name: str, db: Path, *, worker: bool) -> Server:
+        """`bridge serve`; without `worker`, ingest only (`--no-worker`)."""
         port = free_port()
         argv = [sys.executable, "-m", "bridge", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        if not self.o.worker:
+        if not worker:
             argv.append("--no-worker")
         return Server(
             name,
@@ -310,7 +311,8 @@ class Bench:
 
     def rounds(self, report: Report, prefilled: Path | None) -> None:
         client = self.client()
-        targets = ["bare", "bridge"] + (["bridge-1m"] if prefilled else [])
+        targets = ["bare", "bridge", *(["bridge-worker"] if self.o.worker else [])]
+        targets += ["bridge-1m"] if prefilled else []
         for number in range(1, self.o.rounds + 1):
             order = targets if number % 2 else list(reversed(targets))
             for target in order:
@@ -318,15 +320,16 @@ class Bench:
                 if target == "bare":
                     with self.bare() as server:
                         self.measure(server, run, BARE_EXPECT, False)
-                elif target == "bridge":
+                elif target in ("bridge", "bridge-worker"):
                     db = self.o.workdir / f"empty-{number}" / "bridge.db"
-                    with self.bridge(f"bridge-r{number}", db) as server:
+                    worker = target == "bridge-worker"
+                    with self.bridge(f"{target}-r{number}", db, worker=worker) as server:
                         self.measure(server, run, BRIDGE_EXPECT, True)
                     shutil.rmtree(db.parent, ignore_errors=True)
                 else:
                     assert prefilled is not None
                     run.rows_before = prefill.count_rows(prefilled)
-                    with self.bridge(f"bridge-1m-r{number}", prefilled) as server:
+                    with self.bridge(f"bridge-1m-r{number}", prefilled, worker=False) as server:
                         self.measure(server, run, BRIDGE_EXPECT, True)
                 report.runs.append(run)
                 report.problems += run.problems()
@@ -339,7 +342,7 @@ class Bench:
         prefix = f"{self.token}e2e"
         batch = list(signing.signed_events(prefix, self.o.e2e_events))
         db = self.o.workdir / "e2e" / "bridge.db"
-        with self.bridge("bridge-e2e", db) as server, RssSampler(server.pid) as rss:
+        with self.bridge("bridge-e2e", db, worker=True) as server, RssSampler(server.pid) as rss:
             requests = [signing.http_request(e, "127.0.0.1", server.port) for e in batch]
             started = time.time()
             got = loadgen.drive(
@@ -406,7 +409,7 @@ class Bench:
         output = self.o.workdir / "profile.txt"
         db = self.o.workdir / "profile" / "bridge.db"
         client = self.client()
-        with self.bridge("bridge-profile", db) as server:
+        with self.bridge("bridge-profile", db, worker=self.o.worker) as server:
             recorder = profile.start_recording(
                 server.pid, self.o.duration, output, self.client_cpu, self.logs / "py-spy.log"
             )
@@ -499,19 +502,19 @@ def _end_to_end(bench: Bench, report: Report) -> None:
 def summary_lines(report: Report) -> list[str]:
     lines = [f"summary: medians over {report.options['rounds']} rounds, c={CONCURRENCY}"]
     lines.append(
-        f"{'target':12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+        f"{'target':14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
         f" {'not acc.':>8} {'RSS MB':>7} {'CPU %':>6} {'CPU us/req':>10}"
     )
     medians: dict[str, float] = {}
     cpu: dict[str, float] = {}
-    for target in ("bare", "bridge", "bridge-1m"):
+    for target in ("bare", "bridge", "bridge-worker", "bridge-1m"):
         runs = [r for r in report.runs if r.target == target]
         if not runs:
             continue
         rps = statistics.median(r.rps for r in runs)
         medians[target] = rps
         lines.append(
-            f"{target:12} {rps:8.0f} {statistics.median(r.p50_ms for r in runs):8.1f}"
+            f"{target:14} {rps:8.0f} {statistics.median(r.p50_ms for r in runs):8.1f}"
             f" {statistics.median(r.p99_ms for r in runs):8.1f}"
             f" {sum(r.non2xx for r in runs):8d} {sum(r.unexpected for r in runs):8d}"
             f" {max(r.rss_peak_mb for r in runs):7.0f}"
@@ -519,11 +522,11 @@ def summary_lines(report: Report) -> list[str]:
             f" {statistics.median(r.cpu_us_per_request for r in runs):10.0f}"
         )
         cpu[target] = statistics.median(r.cpu_us_per_request for r in runs)
-    if medians.get("bare") and "bridge" in medians:
-        lines.append(f"ratio bridge / bare: {medians['bridge'] / medians['bare']:.3f}")
-        if cpu.get("bridge"):
+    for target, meaning in (("bridge", "ingest only"), ("bridge-worker", "worker in the server")):
+        if medians.get("bare") and medians.get(target) and cpu.get(target):
             lines.append(
-                f"ratio by CPU per request (bare / bridge): {cpu['bare'] / cpu['bridge']:.3f}"
+                f"ratio {target} / bare ({meaning}): {medians[target] / medians['bare']:.3f}"
+                f" by req/s, {cpu['bare'] / cpu[target]:.3f} by CPU per request"
             )
     if medians.get("bridge") and "bridge-1m" in medians:
         rows = max(r.rows_before for r in report.runs if r.target == "bridge-1m")
@@ -640,7 +643,7 @@ def _mb(value: int) -> float:
 def _print_run(run: Run) -> None:
     extra = f" rows={run.rows_before}" if run.rows_before else ""
     print(
-        f"round {run.round} {run.target:10} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.1f} ms"
+        f"round {run.round} {run.target:13} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.1f} ms"
         f"  p99 {run.p99_ms:6.1f} ms  n={run.requests} non-2xx={run.non2xx}"
         f" not-accepted={run.unexpected} errors={run.socket_errors}"
         f" cpu={run.cpu_pct:.0f}% {run.cpu_us_per_request:.0f}us/req"
@@ -679,7 +682,11 @@ def _options(argv: Sequence[str] | None) -> Options:
         "--components", type=int, help="events for the stage-by-stage CPU (default 20000; 0 skips)"
     )
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--no-worker", action="store_true", help="ingest runs without delivery")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="leave out the rounds of bridge with its delivery worker (and profile without it)",
+    )
     parser.add_argument("--profile", action="store_true", help="add a py-spy profile of bridge")
     parser.add_argument("--workdir", type=Path, help="keep data here (reuses a prefilled store)")
     parser.add_argument(
