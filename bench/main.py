@@ -701,7 +701,7 @@ def _options(argv: Sequence[str] | None) -> Options:
             "rounds": 1,
             "duration": 2,
             "warmup": 0,
-            "pool": 4000,
+            "pool": 40_000,
             "rows": 2000,
             "e2e_events": 500,
             "components": 300,
