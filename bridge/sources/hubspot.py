@@ -22,7 +22,6 @@ one JSON object: the record's chosen properties.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Callable
@@ -160,7 +159,7 @@ class HubSpotSource(Source):
             signed = request.method.upper().encode() + uri.encode() + request.body
         else:
             signed = request.body
-        expected = [hashlib.sha256(key + signed).digest() for key in self._keys()]
+        expected = [signing.sha256(key + signed) for key in self._keys()]
         provided = signing.decode_signature(request.headers[LEGACY_SIGNATURE], "hex")
         if not signing.any_match(expected, [provided]):
             raise VerificationFailed(f"X-HubSpot-Signature ({version}) does not match the body")
