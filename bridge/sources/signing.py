@@ -7,8 +7,8 @@ Hashes are fed in pieces smaller than `GIL_HELD_CHUNK`: CPython's `hashlib` and 
 of the GIL to hash 2,048 bytes or more at once (`hmac.digest` always), and on the event loop
 that hands the core to the store's writer thread in the middle of its group commit, which then
 commits in many small groups instead of one large one. Measured with 4.3 KB Stripe events on
-one core: 2,400 to 2,800 requests per second with the GIL let go per webhook, 3,000 without
-(docs/benchmarks.md). Hashing a webhook takes a few microseconds; nothing else needs the core.
+one core: 2,650 to 2,710 requests per second hashing each body in one piece, 3,310 to 3,540 in
+pieces (docs/benchmarks.md). A webhook's hash takes microseconds; nothing else needs the core.
 """
 
 from __future__ import annotations
