@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -224,6 +225,30 @@ async def test_slow_writes_never_block_the_event_loop(tmp_path: Path) -> None:
         assert ticks >= 15
     finally:
         await store.close()
+
+
+def test_one_store_answers_on_whichever_event_loop_asks(tmp_path: Path) -> None:
+    """The writer remembers each thread's running loop; a later loop, in the same thread or
+    another, gets its answers on itself, not on a loop that has stopped."""
+    store = asyncio.run(SQLiteStore.open(tmp_path / "b.db"))
+    try:
+
+        async def ingest(event_id: str) -> str:
+            [stored] = await asyncio.wait_for(
+                store.ingest([new_event(event_id, ("pagent", event_id))]), timeout=10
+            )
+            return stored.outcome
+
+        assert asyncio.run(ingest("evt_first_loop")) == "accepted"
+        assert asyncio.run(ingest("evt_second_loop")) == "accepted"
+        outcomes: list[str] = []
+        elsewhere = threading.Thread(target=lambda: outcomes.append(asyncio.run(ingest("evt_t"))))
+        elsewhere.start()
+        elsewhere.join(15)
+        assert outcomes == ["accepted"]
+        assert asyncio.run(ingest("evt_first_loop")) == "duplicate"
+    finally:
+        asyncio.run(store.close())
 
 
 async def test_a_closed_store_refuses_work_as_unavailable(tmp_path: Path) -> None:
