@@ -4,20 +4,20 @@ Spec 1.0.0 (github.com/standard-webhooks/standard-webhooks, spec/standard-webhoo
 sender signs `"{webhook-id}.{webhook-timestamp}.{body}"` with HMAC-SHA256 keyed by the base64
 after `whsec_`, and sends `webhook-signature: v1,<base64>`, a space-separated list while it
 rotates its secret (other versions such as `v1a` are skipped). Svix sends the same values as
-`svix-id`, `svix-timestamp`, `svix-signature`. The library decodes the secret and computes the
-signature; the comparison is constant-time over every (secret, signature) pair, and the window
-is checked both ways here, with the libraries' five minutes as the default tolerance (the
-library hard-codes it, so it cannot check a configured one itself). The dedupe id is
-`webhook-id`, which the spec keeps the same on every retry. The body is conventionally
-`{"type", "timestamp", "data"}`; where the type and the time live are options.
+`svix-id`, `svix-timestamp`, `svix-signature`. The library decodes the secret; the signature is
+computed here over the raw bytes with the GIL held (`bridge.sources.signing`: the library's
+`sign` lets go of it for bodies of 2 KB or more, which breaks up the store's group commits), and
+tests check it equals the library's `sign`. The comparison is constant-time over every (secret,
+signature) pair, and the window is checked both ways here, with the libraries' five minutes as
+the default tolerance (the library hard-codes it, so it cannot check a configured one itself).
+The dedupe id is `webhook-id`, which the spec keeps the same on every retry. The body is
+conventionally `{"type", "timestamp", "data"}`; where the type and the time live are options.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -60,7 +60,7 @@ class StandardWebhooksOptions(SourceOptions):
         """A secret the library cannot decode would refuse every webhook: say so at load time."""
         for secret in secrets:
             for value in secret.values():
-                if _webhook(value) is None:
+                if _key(value) is None:
                     raise ValueError(
                         f"{secret.env_var} holds a value that is not a whsec_ secret"
                         " (base64 after the prefix)"
@@ -75,11 +75,11 @@ class StandardWebhooksSource(Source):
 
     def __init__(self, name: str, options: StandardWebhooksOptions) -> None:
         super().__init__(name, options)
-        self._webhooks = [
-            webhook
+        self._keys = [
+            key
             for ref in options.secret
             for value in ref.values()
-            if (webhook := _webhook(value)) is not None
+            if (key := _key(value)) is not None
         ]
 
     @property
@@ -99,14 +99,11 @@ class StandardWebhooksSource(Source):
         if not provided:
             raise VerificationFailed("no v1 signature in the webhook-signature header")
         try:
-            text = request.body.decode("utf-8")
+            request.body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedPayload("body is not UTF-8, so it cannot be verified") from None
-        moment = datetime.fromtimestamp(int(stamp), UTC)
-        expected = [
-            base64.b64decode(webhook.sign(message_id, moment, text).partition(",")[2])
-            for webhook in self._webhooks
-        ]
+        signed = f"{message_id}.{int(stamp)}.".encode() + request.body
+        expected = [signing.digest("sha256", key, signed) for key in self._keys]
         if not signing.any_match(expected, provided):
             raise VerificationFailed("no signature in the webhook-signature header matches")
         signing.check_window(int(stamp), self.options.tolerance_seconds)
@@ -154,8 +151,9 @@ def _v1_signatures(header: str) -> list[bytes | None]:
     ]
 
 
-def _webhook(secret: str) -> Webhook | None:
+def _key(secret: str) -> bytes | None:
+    """The HMAC key as the library derives it from the secret (the base64 after `whsec_`)."""
     try:
-        return Webhook(secret)
+        return Webhook(secret)._whsecret
     except (EmptyWebhookSecretError, binascii.Error, ValueError):
         return None
