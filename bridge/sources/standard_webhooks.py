@@ -1,4 +1,4 @@
-"""Standard Webhooks (and Svix, which it grew from), signed with the `standardwebhooks` library.
+"""Standard Webhooks (and Svix, which it grew from), the scheme of the `standardwebhooks` library.
 
 Spec 1.0.0 (github.com/standard-webhooks/standard-webhooks, spec/standard-webhooks.md): the
 sender signs `"{webhook-id}.{webhook-timestamp}.{body}"` with HMAC-SHA256 keyed by the base64
