@@ -102,11 +102,12 @@ class StandardWebhooksSource(Source):
             request.body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedPayload("body is not UTF-8, so it cannot be verified") from None
-        signed = f"{message_id}.{int(stamp)}.".encode() + request.body
+        timestamp = int(stamp)
+        signed = f"{message_id}.{timestamp}.".encode() + request.body
         expected = [signing.digest("sha256", key, signed) for key in self._keys]
         if not signing.any_match(expected, provided):
             raise VerificationFailed("no signature in the webhook-signature header matches")
-        signing.check_window(int(stamp), self.options.tolerance_seconds)
+        signing.check_window(timestamp, self.options.tolerance_seconds)
         return self._events(request.body, message_id)
 
     def parse(self, body: bytes) -> list[Event]:

@@ -117,7 +117,7 @@ class StripeSource(Source):
 
     def _genuine(self, body: bytes, header: str) -> bool:
         """True when a `v1` signature matches and the timestamp is within the tolerance."""
-        signed = read_signature_header(header)
+        signed = _read_signature_header(header)
         if signed is None:
             return False
         timestamp, signatures = signed
@@ -169,7 +169,7 @@ class StripeSource(Source):
         ]
 
 
-def read_signature_header(header: str) -> tuple[int, list[str]] | None:
+def _read_signature_header(header: str) -> tuple[int, list[str]] | None:
     """The timestamp and `v1` signatures of `Stripe-Signature`, read as the library reads them
     (`WebhookSignature._get_timestamp_and_signatures`): the first item keyed `t`, every item
     keyed `v1`. None where the library could not read it."""
@@ -186,7 +186,7 @@ def read_signature_header(header: str) -> tuple[int, list[str]] | None:
 def _refuse_future_timestamp(header: str, tolerance: int) -> None:
     """The library accepts any future `t=`; one from the far future is a replay risk. The
     timestamp is the one the library checked."""
-    signed = read_signature_header(header)
+    signed = _read_signature_header(header)
     if signed is not None and signed[0] > time.time() + tolerance:
         raise VerificationFailed(f"Timestamp outside the tolerance zone ({signed[0]})")
 

@@ -46,7 +46,6 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._loop, name="bridge-sqlite-writer", daemon=True)
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
-        self._loops: dict[int, asyncio.AbstractEventLoop] = {}
         self._accepting = False
         """True while the thread takes jobs: read per request, cheaper than `is_alive()`."""
         self.commits = 0
@@ -65,20 +64,10 @@ class GroupCommitWriter:
         less on every webhook."""
         if not self._accepting:
             raise StoreUnavailable("store is closed")
-        loop = self._running_loop()
+        loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Pending(job, future, loop))
         return future
-
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        """`asyncio.get_running_loop()`, remembered per thread: CPython's checks the process id
-        with a `getpid` system call each time (2 % of the event loop's time on the ingest path).
-        A loop still running in this thread is the one running this code: loops do not nest."""
-        thread = threading.get_ident()
-        loop = self._loops.get(thread)
-        if loop is None or not loop.is_running():
-            loop = self._loops[thread] = asyncio.get_running_loop()
-        return loop
 
     def close(self, timeout: float = 10.0) -> None:
         if self._thread.is_alive():

@@ -228,8 +228,8 @@ async def test_slow_writes_never_block_the_event_loop(tmp_path: Path) -> None:
 
 
 def test_one_store_answers_on_whichever_event_loop_asks(tmp_path: Path) -> None:
-    """The writer remembers each thread's running loop; a later loop, in the same thread or
-    another, gets its answers on itself, not on a loop that has stopped."""
+    """A store outlives the loop that opened it: a later loop, in the same thread or another,
+    gets its answers on itself, not on a loop that has stopped."""
     store = asyncio.run(SQLiteStore.open(tmp_path / "b.db"))
     try:
 
