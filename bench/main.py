@@ -38,6 +38,7 @@ from bench import events as signing
 from bench import loadgen, prefill, profile
 from bench.processes import (
     REPO,
+    CpuWindow,
     RssSampler,
     Server,
     affinity,
@@ -45,7 +46,6 @@ from bench.processes import (
     free_port,
     pinned,
     rss_bytes,
-    thread_cpu_seconds,
 )
 
 BENCH = REPO / "bench"
@@ -212,13 +212,23 @@ class Bench:
     # -- load --------------------------------------------------------------------------------
 
     def load(
-        self, server: Server, prefix: str, count: int, seconds: int, expect: str, run: Run
+        self,
+        server: Server,
+        prefix: str,
+        count: int,
+        seconds: int,
+        expect: str,
+        run: Run,
+        window: CpuWindow | None = None,
     ) -> None:
         """Drive `server` for `seconds` with `count` distinct events named by `prefix`.
 
         wrk goes round the pool again when it is used up (and says so); the Python client
         stops instead, except against the bare endpoint, where repeats change nothing.
+        `window` is started once the events are signed, as the load begins, and stopped as it
+        ends: signing them takes seconds, in which the server is idle.
         """
+        window = window or CpuWindow(server.pid)
         if run.client == "wrk":
             pool = signing.write_pool(self.o.workdir / f"pool-{prefix}.txt", prefix, count)
             argv = [
@@ -236,6 +246,7 @@ class Bench:
                 "1",
                 expect,
             ]
+            window.start()
             done = subprocess.run(
                 pinned(argv, self.client_cpu),
                 capture_output=True,
@@ -243,6 +254,7 @@ class Bench:
                 timeout=seconds + 120,
                 check=False,
             )
+            window.stop()
             pool.unlink()
             line = next(
                 (x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None
@@ -264,6 +276,7 @@ class Bench:
                 signing.http_request(e, "127.0.0.1", server.port)
                 for e in signing.signed_events(prefix, count)
             ]
+            window.start()
             got = loadgen.drive(
                 "127.0.0.1",
                 server.port,
@@ -273,6 +286,7 @@ class Bench:
                 expect=expect.encode(),
                 repeat=expect == BARE_EXPECT,
             )
+            window.stop()
             run.requests = got.requests
             run.seconds = got.duration_s
             run.p50_ms = loadgen.percentile(got.latencies_s, 50) * 1000
@@ -290,12 +304,11 @@ class Bench:
             warm = Run(run.target, run.round, run.client)
             self.load(server, f"{prefix}w", self.pool // 4, self.o.warmup, expect, warm)
         run.rss_idle_mb = _mb(_rss(server.pid))
-        before = sum(thread_cpu_seconds(server.pid).values())
-        started = time.perf_counter()
+        window = CpuWindow(server.pid)
         with RssSampler(server.pid) as rss:
-            self.load(server, prefix, self.pool, self.o.duration, expect, run)
-        busy = sum(thread_cpu_seconds(server.pid).values()) - before
-        run.cpu_pct = 100 * busy / (time.perf_counter() - started)
+            self.load(server, prefix, self.pool, self.o.duration, expect, run, window)
+        busy = sum(window.busy.values())
+        run.cpu_pct = 100 * busy / window.elapsed if window.elapsed else 0.0
         run.cpu_us_per_request = 1e6 * busy / run.requests if run.requests else 0.0
         run.rss_peak_mb = _mb(rss.peak)
         if is_bridge and run.rps * self.o.duration * 1.3 > self.pool:
@@ -410,16 +423,22 @@ class Bench:
         db = self.o.workdir / "profile" / "bridge.db"
         client = self.client()
         with self.bridge("bridge-profile", db, worker=self.o.worker) as server:
-            recorder = profile.start_recording(
-                server.pid, self.o.duration, output, self.client_cpu, self.logs / "py-spy.log"
-            )
-            if recorder is None:
+            if profile.py_spy() is None:
                 return ["py-spy not found: install it into the venv (pip install py-spy)"]
+            recorders: list[subprocess.Popen[bytes]] = []
+
+            def record() -> None:  # as the load begins: py-spy records for its duration
+                started = profile.start_recording(
+                    server.pid, self.o.duration, output, self.client_cpu, self.logs / "py-spy.log"
+                )
+                recorders.extend([started] if started else [])
+
             run = Run("bridge-profile", 0, client)
-            before, started = thread_cpu_seconds(server.pid), time.perf_counter()
-            self.load(server, f"{self.token}prof", self.pool, self.o.duration, BRIDGE_EXPECT, run)
-            after, elapsed = thread_cpu_seconds(server.pid), time.perf_counter() - started
-            recorder.wait(60)
+            window = CpuWindow(server.pid, on_start=record)
+            prefix = f"{self.token}prof"
+            self.load(server, prefix, self.pool, self.o.duration, BRIDGE_EXPECT, run, window)
+            for recorder in recorders:
+                recorder.wait(60)
         shutil.rmtree(db.parent, ignore_errors=True)
         if not output.exists():
             return [f"py-spy recorded nothing; see {self.logs / 'py-spy.log'}"]
@@ -427,7 +446,7 @@ class Bench:
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(output, kept)
         header = f"profile of bridge at {run.rps:.0f} req/s (py-spy, raw stacks in {kept})"
-        busy = {name: after[name] - before.get(name, 0.0) for name in after}
+        busy, elapsed = window.busy, max(window.elapsed, 1e-9)
         total = sum(busy.values())
         cpu = [
             f"bridge's CPU during the load: {100 * total / elapsed:.0f}% of its core,"

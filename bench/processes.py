@@ -8,7 +8,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -191,3 +191,26 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
         name = "main" if task.name == str(pid) else f"tid {task.name}"
         used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
     return used
+
+
+class CpuWindow:
+    """A server's CPU seconds per thread (`thread_cpu_seconds`) and the wall time, from `start()`
+    to `stop()`: set around the load itself, not around the signing of its events."""
+
+    def __init__(self, pid: int, on_start: Callable[[], object] = lambda: None) -> None:
+        self._pid = pid
+        self._on_start = on_start
+        self._before: dict[str, float] = {}
+        self._started = 0.0
+        self.busy: dict[str, float] = {}
+        self.elapsed = 0.0
+
+    def start(self) -> None:
+        self._on_start()
+        self._before = thread_cpu_seconds(self._pid)
+        self._started = time.perf_counter()
+
+    def stop(self) -> None:
+        after = thread_cpu_seconds(self._pid)
+        self.elapsed = time.perf_counter() - self._started
+        self.busy = {name: after[name] - self._before.get(name, 0.0) for name in after}
