@@ -56,8 +56,12 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     after whatever is waiting, so nothing is reordered and nothing important waits."""
 
     BATCHED = frozenset({"bridge.ingest", "bridge.delivery"})
+    BATCH_LINES = 64
+    """Lines written together at most (about 20 KB): 256 was slower under load, each write
+    sweeping a few hundred KB (the lines, their join, its encoding) through the CPU's cache
+    (docs/benchmarks.md, seventh round)."""
 
-    def __init__(self, stream: TextIO, interval: float = 0.1, batch: int = 256) -> None:
+    def __init__(self, stream: TextIO, interval: float = 0.1, batch: int = BATCH_LINES) -> None:
         super().__init__(stream)
         self._pending: list[str] = []
         self._batch = batch

@@ -14,8 +14,10 @@ import pytest
 from bridge.logs import BatchingStreamHandler, JsonFormatter, info_line
 
 
-def handler_on(stream: io.StringIO) -> tuple[BatchingStreamHandler, logging.Logger]:
-    handler = BatchingStreamHandler(stream, interval=0.05)
+def handler_on(
+    stream: io.StringIO, interval: float = 0.05
+) -> tuple[BatchingStreamHandler, logging.Logger]:
+    handler = BatchingStreamHandler(stream, interval=interval)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("bridge.ingest")
     logger.addHandler(handler)
@@ -42,6 +44,23 @@ def test_webhook_lines_are_batched_but_written_within_the_interval() -> None:
         logged_at = datetime.fromisoformat(parsed["time"])
         assert logged_at.utcoffset() == timedelta(0)
         assert abs(logged_at.timestamp() - time.time()) < 60
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_full_batch_of_webhook_lines_is_written_without_waiting() -> None:
+    stream = io.StringIO()
+    handler, logger = handler_on(stream, interval=60)
+    batch = BatchingStreamHandler.BATCH_LINES
+    try:
+        for number in range(batch - 1):
+            logger.info("webhook", extra={"event_id": f"evt_{number}"})
+        assert stream.getvalue() == ""
+        logger.info("webhook", extra={"event_id": f"evt_{batch - 1}"})
+        lines = stream.getvalue().splitlines()
+        assert [orjson.loads(line)["event_id"] for line in lines] == [
+            f"evt_{number}" for number in range(batch)
+        ]
     finally:
         logger.removeHandler(handler)
 
