@@ -5,6 +5,11 @@ PaymentIntent (the conversion's identity, so no two events are one purchase) and
 session id (which the loopback vendor sees, so a delivery can be matched to its webhook). Each
 is signed the way Stripe signs: HMAC-SHA256 of `"{t}.{body}"` keyed by the whole `whsec_...`
 secret, sent as `Stripe-Signature: t=...,v1=...`.
+
+The event and PaymentIntent ids count up by default (`evt_<prefix>_00000001`, ...), so each
+lands at the end of the store's unique indexes. With `ids="random"` they come in no order (a
+keyed hash of the count), as a sender's ids may: each insert then lands in a different index
+page, and a group commit writes many more pages (docs/benchmarks.md, seventh round).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -23,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "mappings" / "samples" / "stripe" / "checkout.session.completed.json"
 SECRET = "whsec_bench_0a1b2c3d4e5f60718293a4b5c6d7e8f9"  # noqa: S105 (a test secret)
 PATH = "/webhooks/stripe"
+Ids = Literal["sequential", "random"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +43,10 @@ def session_id(prefix: str, index: int) -> str:
     return f"s_{prefix}_{index:08d}"
 
 
-def signed_events(prefix: str, count: int, *, start: int = 0) -> Iterator[SignedEvent]:
-    """`count` events whose ids start with `prefix`, signed now (fresh for the 300 s tolerance)."""
+def signed_events(
+    prefix: str, count: int, *, start: int = 0, ids: Ids = "sequential"
+) -> Iterator[SignedEvent]:
+    """`count` events named by `prefix`, signed now (fresh for the 300 s tolerance)."""
     payload: dict[str, Any] = orjson.loads(SAMPLE.read_bytes())
     obj = payload["data"]["object"]
     now = int(time.time())
@@ -46,18 +54,24 @@ def signed_events(prefix: str, count: int, *, start: int = 0) -> Iterator[Signed
     key = SECRET.encode()
     stamp = f"{now}.".encode()
     for index in range(start, start + count):
-        payload["id"] = f"evt_{prefix}_{index:08d}"
-        obj["payment_intent"] = f"pi_{prefix}_{index:08d}"
+        key_part = _unordered(prefix, index) if ids == "random" else f"{prefix}_{index:08d}"
+        payload["id"] = f"evt_{key_part}"
+        obj["payment_intent"] = f"pi_{key_part}"
         obj["metadata"]["pagent_session_id"] = session_id(prefix, index)
         body = orjson.dumps(payload)
         digest = hmac.new(key, stamp + body, hashlib.sha256).hexdigest()
         yield SignedEvent(session_id(prefix, index), f"t={now},v1={digest}", body)
 
 
-def write_pool(path: Path, prefix: str, count: int) -> Path:
+def _unordered(prefix: str, index: int) -> str:
+    """A distinct id part for each (prefix, index), in no order."""
+    return hashlib.blake2b(f"{prefix}:{index}".encode(), digest_size=12).hexdigest()
+
+
+def write_pool(path: Path, prefix: str, count: int, ids: Ids = "sequential") -> Path:
     """The wrk script's input: one `signature<TAB>body` line per event (bodies hold no newline)."""
     with path.open("wb") as out:
-        for event in signed_events(prefix, count):
+        for event in signed_events(prefix, count, ids=ids):
             out.write(event.signature.encode() + b"\t" + event.body + b"\n")
     return path
 

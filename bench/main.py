@@ -134,6 +134,8 @@ class Options:
     smoke: bool
     bridge_path: Path | None
     """A directory holding a `bridge` package to measure instead of the installed one."""
+    ids: signing.Ids = "sequential"
+    """The order of the events' ids (`bench/events.py`)."""
 
 
 @dataclass
@@ -230,7 +232,8 @@ class Bench:
         """
         window = window or CpuWindow(server.pid)
         if run.client == "wrk":
-            pool = signing.write_pool(self.o.workdir / f"pool-{prefix}.txt", prefix, count)
+            path = self.o.workdir / f"pool-{prefix}.txt"
+            pool = signing.write_pool(path, prefix, count, self.o.ids)
             argv = [
                 "wrk",
                 "-t1",
@@ -274,7 +277,7 @@ class Bench:
         else:
             requests = [
                 signing.http_request(e, "127.0.0.1", server.port)
-                for e in signing.signed_events(prefix, count)
+                for e in signing.signed_events(prefix, count, ids=self.o.ids)
             ]
             window.start()
             got = loadgen.drive(
@@ -353,7 +356,7 @@ class Bench:
         result = EndToEnd(self.o.e2e_events)
         httpx.post(f"{self.vendor.url}/reset", timeout=10)
         prefix = f"{self.token}e2e"
-        batch = list(signing.signed_events(prefix, self.o.e2e_events))
+        batch = list(signing.signed_events(prefix, self.o.e2e_events, ids=self.o.ids))
         db = self.o.workdir / "e2e" / "bridge.db"
         with self.bridge("bridge-e2e", db, worker=True) as server, RssSampler(server.pid) as rss:
             requests = [signing.http_request(e, "127.0.0.1", server.port) for e in batch]
@@ -709,6 +712,12 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--profile", action="store_true", help="add a py-spy profile of bridge")
     parser.add_argument("--workdir", type=Path, help="keep data here (reuses a prefilled store)")
     parser.add_argument(
+        "--ids",
+        choices=["sequential", "random"],
+        default="sequential",
+        help="event and PaymentIntent ids counting up (default) or in no order, as a sender's may",
+    )
+    parser.add_argument(
         "--bridge-path",
         type=Path,
         help="directory with a bridge package to measure (a snapshot or an experiment)",
@@ -760,4 +769,5 @@ def _options(argv: Sequence[str] | None) -> Options:
         worker=not args.no_worker,
         smoke=smoke,
         bridge_path=args.bridge_path.resolve() if args.bridge_path else None,
+        ids=args.ids,
     )
