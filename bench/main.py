@@ -428,19 +428,19 @@ class Bench:
         with self.bridge("bridge-profile", db, worker=self.o.worker) as server:
             if profile.py_spy() is None:
                 return ["py-spy not found: install it into the venv (pip install py-spy)"]
-            recorders: list[subprocess.Popen[bytes]] = []
+            recorder: subprocess.Popen[bytes] | None = None
 
             def record() -> None:  # as the load begins: py-spy records for its duration
-                started = profile.start_recording(
+                nonlocal recorder
+                recorder = profile.start_recording(
                     server.pid, self.o.duration, output, self.client_cpu, self.logs / "py-spy.log"
                 )
-                recorders.extend([started] if started else [])
 
             run = Run("bridge-profile", 0, client)
             window = CpuWindow(server.pid, on_start=record)
             prefix = f"{self.token}prof"
             self.load(server, prefix, self.pool, self.o.duration, BRIDGE_EXPECT, run, window)
-            for recorder in recorders:
+            if recorder is not None:
                 recorder.wait(60)
         shutil.rmtree(db.parent, ignore_errors=True)
         if not output.exists():
