@@ -310,8 +310,8 @@ class Bench:
         window = CpuWindow(server.pid)
         with RssSampler(server.pid) as rss:
             self.load(server, prefix, self.pool, self.o.duration, expect, run, window)
-        busy = sum(window.busy.values())
-        run.cpu_pct = 100 * busy / window.elapsed if window.elapsed else 0.0
+        busy = window.total
+        run.cpu_pct = 100 * window.share(busy)
         run.cpu_us_per_request = 1e6 * busy / run.requests if run.requests else 0.0
         run.rss_peak_mb = _mb(rss.peak)
         if is_bridge and run.rps * self.o.duration * 1.3 > self.pool:
@@ -449,15 +449,14 @@ class Bench:
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(output, kept)
         header = f"profile of bridge at {run.rps:.0f} req/s (py-spy, raw stacks in {kept})"
-        busy, elapsed = window.busy, max(window.elapsed, 1e-9)
-        total = sum(busy.values())
+        total = window.total
         cpu = [
-            f"bridge's CPU during the load: {100 * total / elapsed:.0f}% of its core,"
+            f"bridge's CPU during the load: {100 * window.share(total):.0f}% of its core,"
             f" {1e6 * total / max(run.requests, 1):.0f} us per request, by thread:"
         ]
         cpu += [
-            f"  {100 * seconds / elapsed:5.1f}%  {name}"
-            for name, seconds in sorted(busy.items(), key=lambda item: -item[1])
+            f"  {100 * window.share(seconds):5.1f}%  {name}"
+            for name, seconds in sorted(window.busy.items(), key=lambda item: -item[1])
             if seconds > 0
         ]
         return [header, *cpu, *profile.summarize(output).lines()]

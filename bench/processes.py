@@ -214,3 +214,12 @@ class CpuWindow:
         after = thread_cpu_seconds(self._pid)
         self.elapsed = time.perf_counter() - self._started
         self.busy = {name: after[name] - self._before.get(name, 0.0) for name in after}
+
+    @property
+    def total(self) -> float:
+        """CPU seconds of all threads within the window."""
+        return sum(self.busy.values())
+
+    def share(self, seconds: float) -> float:
+        """`seconds` of CPU as a share of the window's wall time (0 until it has run)."""
+        return seconds / self.elapsed if self.elapsed else 0.0
