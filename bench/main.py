@@ -77,10 +77,17 @@ class Run:
     rss_peak_mb: float = 0.0
     rss_idle_mb: float = 0.0
     cpu_pct: float = 0.0
-    """The server's CPU time over the load's wall time (100 = its whole core)."""
+    """The server's CPU time over the load's own duration (100 = its whole core)."""
     cpu_us_per_request: float = 0.0
     """Server CPU per answered request: steadier than req/s on a machine that is busy."""
+    sys_us_per_request: float = 0.0
+    """The part of `cpu_us_per_request` spent in the kernel."""
     sample: str = ""
+
+    def share(self, cpu_seconds: float) -> float:
+        """`cpu_seconds` as a share of the load's duration: the time wrk reports, not the time
+        around it, in which wrk reads its pool of events and the server waits."""
+        return cpu_seconds / self.seconds if self.seconds else 0.0
 
     def problems(self) -> list[str]:
         found = []
@@ -310,9 +317,10 @@ class Bench:
         window = CpuWindow(server.pid)
         with RssSampler(server.pid) as rss:
             self.load(server, prefix, self.pool, self.o.duration, expect, run, window)
-        busy = window.total
-        run.cpu_pct = 100 * window.share(busy)
-        run.cpu_us_per_request = 1e6 * busy / run.requests if run.requests else 0.0
+        if run.requests:
+            run.cpu_us_per_request = 1e6 * window.total / run.requests
+            run.sys_us_per_request = 1e6 * window.system_total / run.requests
+        run.cpu_pct = 100 * run.share(window.total)
         run.rss_peak_mb = _mb(rss.peak)
         if is_bridge and run.rps * self.o.duration * 1.3 > self.pool:
             self.pool = int(run.rps * self.o.duration * 1.6)  # keep every event distinct
@@ -451,11 +459,13 @@ class Bench:
         header = f"profile of bridge at {run.rps:.0f} req/s (py-spy, raw stacks in {kept})"
         total = window.total
         cpu = [
-            f"bridge's CPU during the load: {100 * window.share(total):.0f}% of its core,"
-            f" {1e6 * total / max(run.requests, 1):.0f} us per request, by thread:"
+            f"bridge's CPU during the load: {100 * run.share(total):.0f}% of its core,"
+            f" {1e6 * total / max(run.requests, 1):.0f} us per request, by thread"
+            " (of which system):"
         ]
         cpu += [
-            f"  {100 * window.share(seconds):5.1f}%  {name}"
+            f"  {100 * run.share(seconds):5.1f}%  ({100 * run.share(window.system[name]):4.1f}%)"
+            f"  {name}"
             for name, seconds in sorted(window.busy.items(), key=lambda item: -item[1])
             if seconds > 0
         ]
@@ -524,7 +534,7 @@ def summary_lines(report: Report) -> list[str]:
     lines = [f"summary: medians over {report.options['rounds']} rounds, c={CONCURRENCY}"]
     lines.append(
         f"{'target':14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
-        f" {'not acc.':>8} {'RSS MB':>7} {'CPU %':>6} {'CPU us/req':>10}"
+        f" {'not acc.':>8} {'RSS MB':>7} {'CPU %':>6} {'CPU us/req':>10} {'sys us/req':>10}"
     )
     medians: dict[str, float] = {}
     cpu: dict[str, float] = {}
@@ -541,6 +551,7 @@ def summary_lines(report: Report) -> list[str]:
             f" {max(r.rss_peak_mb for r in runs):7.0f}"
             f" {statistics.median(r.cpu_pct for r in runs):6.0f}"
             f" {statistics.median(r.cpu_us_per_request for r in runs):10.0f}"
+            f" {statistics.median(r.sys_us_per_request for r in runs):10.0f}"
         )
         cpu[target] = statistics.median(r.cpu_us_per_request for r in runs)
     for target, meaning in (("bridge", "ingest only"), ("bridge-worker", "worker in the server")):
@@ -580,6 +591,8 @@ def summary_lines(report: Report) -> list[str]:
 def machine_facts(workdir: Path, bridge_path: Path | None) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "cpu": _cpu_model(),
+        "cpu_id": _cpu_identity(),
+        "caches": _caches(),
         "cores": os.cpu_count(),
         "usable_cores": len(affinity()),
         "kernel": platform.release(),
@@ -608,6 +621,38 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def _cpu_identity() -> str:
+    """Family, model and stepping: a VM may name its CPU only "AMD EPYC", and generations
+    that share the name differ by a factor of two in this bench."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("cpu family", "model", "stepping") and key not in fields:
+                fields[key] = value.strip()
+    except OSError:
+        pass
+    if not fields:
+        return "unknown"
+    return " ".join(f"{key} {value}" for key, value in fields.items())
+
+
+def _caches() -> str:
+    """The first core's data and unified caches, as the kernel reports them."""
+    found = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            found.append(f"L{level} {size}")
+    return ", ".join(found) or "unknown"
 
 
 def _os_name() -> str:
@@ -668,6 +713,7 @@ def _print_run(run: Run) -> None:
         f"  p99 {run.p99_ms:6.1f} ms  n={run.requests} non-2xx={run.non2xx}"
         f" not-accepted={run.unexpected} errors={run.socket_errors}"
         f" cpu={run.cpu_pct:.0f}% {run.cpu_us_per_request:.0f}us/req"
+        f" (sys {run.sys_us_per_request:.0f})"
         f" rss={run.rss_idle_mb:.0f}->{run.rss_peak_mb:.0f}MB{extra}",
         flush=True,
     )

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -175,10 +176,17 @@ def affinity() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-def thread_cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each thread of `pid`: `main` and `tid N`."""
+class CpuTimes(NamedTuple):
+    user: float
+    system: float
+
+
+def thread_cpu_times(pid: int) -> dict[str, CpuTimes]:
+    """CPU seconds used so far by each thread of `pid` (`main` and `tid N`), user and system
+    apart: system time is the kernel working for the thread (socket I/O, the store's writes
+    and fsyncs, wake-ups), which a faster core shortens less than Python's own."""
     ticks = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = {}
+    used: dict[str, CpuTimes] = {}
     try:
         tasks = sorted(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
@@ -189,37 +197,40 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
         except OSError:
             continue
         name = "main" if task.name == str(pid) else f"tid {task.name}"
-        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        used[name] = CpuTimes(int(fields[11]) / ticks, int(fields[12]) / ticks)
     return used
 
 
 class CpuWindow:
-    """A server's CPU seconds per thread (`thread_cpu_seconds`) and the wall time, from `start()`
-    to `stop()`: set around the load itself, not around the signing of its events."""
+    """A server's CPU seconds per thread (`thread_cpu_times`) from `start()` to `stop()`: set
+    around the load itself, not around the signing of its events."""
 
     def __init__(self, pid: int, on_start: Callable[[], object] = lambda: None) -> None:
         self._pid = pid
         self._on_start = on_start
-        self._before: dict[str, float] = {}
-        self._started = 0.0
+        self._before: dict[str, CpuTimes] = {}
         self.busy: dict[str, float] = {}
-        self.elapsed = 0.0
+        """User + system seconds, by thread."""
+        self.system: dict[str, float] = {}
 
     def start(self) -> None:
         self._on_start()
-        self._before = thread_cpu_seconds(self._pid)
-        self._started = time.perf_counter()
+        self._before = thread_cpu_times(self._pid)
 
     def stop(self) -> None:
-        after = thread_cpu_seconds(self._pid)
-        self.elapsed = time.perf_counter() - self._started
-        self.busy = {name: after[name] - self._before.get(name, 0.0) for name in after}
+        after = thread_cpu_times(self._pid)
+        self.busy, self.system = {}, {}
+        for name, now in after.items():
+            then = self._before.get(name, CpuTimes(0.0, 0.0))
+            self.system[name] = now.system - then.system
+            self.busy[name] = now.user - then.user + self.system[name]
 
     @property
     def total(self) -> float:
         """CPU seconds of all threads within the window."""
         return sum(self.busy.values())
 
-    def share(self, seconds: float) -> float:
-        """`seconds` of CPU as a share of the window's wall time (0 until it has run)."""
-        return seconds / self.elapsed if self.elapsed else 0.0
+    @property
+    def system_total(self) -> float:
+        """System (kernel) seconds of all threads within the window."""
+        return sum(self.system.values())
