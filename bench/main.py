@@ -84,6 +84,13 @@ class Run:
     """The part of `cpu_us_per_request` spent in the kernel."""
     sample: str = ""
 
+    def take_cpu(self, window: CpuWindow) -> None:
+        """The run's CPU figures from the window around its load."""
+        if self.requests:
+            self.cpu_us_per_request = 1e6 * window.total / self.requests
+            self.sys_us_per_request = 1e6 * window.system_total / self.requests
+        self.cpu_pct = 100 * self.share(window.total)
+
     def share(self, cpu_seconds: float) -> float:
         """`cpu_seconds` as a share of the load's duration: the time wrk reports, not the time
         around it, in which wrk reads its pool of events and the server waits."""
@@ -317,10 +324,7 @@ class Bench:
         window = CpuWindow(server.pid)
         with RssSampler(server.pid) as rss:
             self.load(server, prefix, self.pool, self.o.duration, expect, run, window)
-        if run.requests:
-            run.cpu_us_per_request = 1e6 * window.total / run.requests
-            run.sys_us_per_request = 1e6 * window.system_total / run.requests
-        run.cpu_pct = 100 * run.share(window.total)
+        run.take_cpu(window)
         run.rss_peak_mb = _mb(rss.peak)
         if is_bridge and run.rps * self.o.duration * 1.3 > self.pool:
             self.pool = int(run.rps * self.o.duration * 1.6)  # keep every event distinct
@@ -457,11 +461,10 @@ class Bench:
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(output, kept)
         header = f"profile of bridge at {run.rps:.0f} req/s (py-spy, raw stacks in {kept})"
-        total = window.total
+        run.take_cpu(window)
         cpu = [
-            f"bridge's CPU during the load: {100 * run.share(total):.0f}% of its core,"
-            f" {1e6 * total / max(run.requests, 1):.0f} us per request, by thread"
-            " (of which system):"
+            f"bridge's CPU during the load: {run.cpu_pct:.0f}% of its core,"
+            f" {run.cpu_us_per_request:.0f} us per request, by thread (of which system):"
         ]
         cpu += [
             f"  {100 * run.share(seconds):5.1f}%  ({100 * run.share(window.system[name]):4.1f}%)"
@@ -589,9 +592,10 @@ def summary_lines(report: Report) -> list[str]:
 
 
 def machine_facts(workdir: Path, bridge_path: Path | None) -> dict[str, Any]:
+    cpu = _cpuinfo()
     facts: dict[str, Any] = {
-        "cpu": _cpu_model(),
-        "cpu_id": _cpu_identity(),
+        "cpu": cpu.get("model name") or platform.processor() or "unknown",
+        "cpu_id": _cpu_identity(cpu),
         "caches": _caches(),
         "cores": os.cpu_count(),
         "usable_cores": len(affinity()),
@@ -613,31 +617,24 @@ def machine_facts(workdir: Path, bridge_path: Path | None) -> dict[str, Any]:
     return facts
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _cpu_identity() -> str:
-    """Family, model and stepping: a VM may name its CPU only "AMD EPYC", and generations
-    that share the name differ by a factor of two in this bench."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in `/proc/cpuinfo` (empty where there is none)."""
     fields: dict[str, str] = {}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key in ("cpu family", "model", "stepping") and key not in fields:
-                fields[key] = value.strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    if not fields:
-        return "unknown"
-    return " ".join(f"{key} {value}" for key, value in fields.items())
+        return fields
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def _cpu_identity(cpu: dict[str, str]) -> str:
+    """Family, model and stepping: a VM may name its CPU only "AMD EPYC", and generations
+    that share the name differ by a factor of two in this bench."""
+    keys = [key for key in ("cpu family", "model", "stepping") if key in cpu]
+    return " ".join(f"{key} {cpu[key]}" for key in keys) or "unknown"
 
 
 def _caches() -> str:
