@@ -361,7 +361,7 @@ class Bench:
                         self.measure(server, run, BRIDGE_EXPECT, True)
                 report.runs.append(run)
                 report.problems += run.problems()
-                _print_run(run)
+                print_run(run)
 
     def end_to_end(self) -> EndToEnd:
         assert self.vendor is not None
@@ -703,7 +703,7 @@ def _mb(value: int) -> float:
     return value / (1024 * 1024)
 
 
-def _print_run(run: Run) -> None:
+def print_run(run: Run) -> None:
     extra = f" rows={run.rows_before}" if run.rows_before else ""
     print(
         f"round {run.round} {run.target:13} {run.rps:8.0f} req/s  p50 {run.p50_ms:6.1f} ms"
