@@ -19,18 +19,10 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.main import (
-    BARE_EXPECT,
-    BRIDGE_EXPECT,
-    CONCURRENCY,
-    Bench,
-    Options,
-    Run,
-    print_run,
-)
+from bench.main import CONCURRENCY, Bench, Options, Run, print_run, round_order
 from bench.processes import REPO
 
 BARE = "bare"
@@ -84,17 +76,12 @@ def _rounds(
     paths = {p.label: p.path for p in packages}
     client = bench.client()
     for number in range(1, options.rounds + 1):
-        for target in targets if number % 2 else reversed(targets):
+        for target in round_order(targets, number):
             run = Run(target, number, client)
             if target == BARE:
-                with bench.bare() as server:
-                    bench.measure(server, run, BARE_EXPECT, False)
+                bench.measure_bare(run)
             else:
-                bench.o = replace(options, bridge_path=paths[target])  # measured from here on
-                db = options.workdir / f"{target}-{number}" / "bridge.db"
-                with bench.bridge(f"ab-{target}-r{number}", db, worker=False) as server:
-                    bench.measure(server, run, BRIDGE_EXPECT, True)
-                shutil.rmtree(db.parent, ignore_errors=True)
+                bench.measure_fresh_bridge(run, worker=False, bridge_path=paths[target])
             runs[target].append(run)
             print_run(run)
 

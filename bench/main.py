@@ -181,11 +181,15 @@ class Bench:
 
     # -- servers -----------------------------------------------------------------------------
 
-    def bridge_env(self, db: Path) -> dict[str, str]:
+    def bridge_env(self, db: Path, bridge_path: Path | None = None) -> dict[str, str]:
+        """`bridge_path`: the package to run, when not the options' (`--bridge-path`)."""
         assert self.vendor is not None
-        return bridge_environment(self.vendor.url, database=db, bridge_path=self.o.bridge_path)
+        path = bridge_path or self.o.bridge_path
+        return bridge_environment(self.vendor.url, database=db, bridge_path=path)
 
-    def bridge(self, name: str, db: Path, *, worker: bool) -> Server:
+    def bridge(
+        self, name: str, db: Path, *, worker: bool, bridge_path: Path | None = None
+    ) -> Server:
         """`bridge serve`; without `worker`, ingest only (`--no-worker`)."""
         port = free_port()
         argv = [sys.executable, "-m", "bridge", "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -196,7 +200,7 @@ class Bench:
             argv,
             port=port,
             log=self.logs / f"{name}.log",
-            env=self.bridge_env(db),
+            env=self.bridge_env(db, bridge_path),
             cpu=self.server_cpu,
             cwd=self.o.workdir,
         )
@@ -330,6 +334,20 @@ class Bench:
             self.pool = int(run.rps * self.o.duration * 1.6)  # keep every event distinct
         return run
 
+    def measure_bare(self, run: Run) -> None:
+        with self.bare() as server:
+            self.measure(server, run, BARE_EXPECT, False)
+
+    def measure_fresh_bridge(
+        self, run: Run, *, worker: bool, bridge_path: Path | None = None
+    ) -> None:
+        """`run` against bridge on a new, empty store, removed afterwards."""
+        db = self.o.workdir / f"empty-{run.target}-{run.round}" / "bridge.db"
+        name = f"{run.target}-r{run.round}"
+        with self.bridge(name, db, worker=worker, bridge_path=bridge_path) as server:
+            self.measure(server, run, BRIDGE_EXPECT, True)
+        shutil.rmtree(db.parent, ignore_errors=True)
+
     def client(self) -> str:
         if self.o.client != "auto":
             return self.o.client
@@ -342,18 +360,12 @@ class Bench:
         targets = ["bare", "bridge", *(["bridge-worker"] if self.o.worker else [])]
         targets += ["bridge-1m"] if prefilled else []
         for number in range(1, self.o.rounds + 1):
-            order = targets if number % 2 else list(reversed(targets))
-            for target in order:
+            for target in round_order(targets, number):
                 run = Run(target, number, client)
                 if target == "bare":
-                    with self.bare() as server:
-                        self.measure(server, run, BARE_EXPECT, False)
+                    self.measure_bare(run)
                 elif target in ("bridge", "bridge-worker"):
-                    db = self.o.workdir / f"empty-{number}" / "bridge.db"
-                    worker = target == "bridge-worker"
-                    with self.bridge(f"{target}-r{number}", db, worker=worker) as server:
-                        self.measure(server, run, BRIDGE_EXPECT, True)
-                    shutil.rmtree(db.parent, ignore_errors=True)
+                    self.measure_fresh_bridge(run, worker=target == "bridge-worker")
                 else:
                     assert prefilled is not None
                     run.rows_before = prefill.count_rows(prefilled)
@@ -513,6 +525,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for problem in report.problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     return 1 if report.problems else 0
+
+
+def round_order(targets: Sequence[str], number: int) -> list[str]:
+    """The targets in the order round `number` runs them: reversed every other round, so that
+    neither side always runs first after a pause or last into a slower phase."""
+    return list(targets) if number % 2 else list(reversed(targets))
 
 
 def _phase(report: Report, name: str, run: Callable[[], object]) -> None:
