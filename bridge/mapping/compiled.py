@@ -1,157 +1,257 @@
-"""JMESPath ASTs turned into Python closures when mappings load.
+"""JMESPath ASTs written out as Python source, compiled once when mappings load.
 
-jmespath's interpreter walks the tree and dispatches by node type on every evaluation; for the
-handful of node types mappings use (fields, paths, `||`, `&&`, `!`, `==`, literals, function
-calls) a closure per node does the same work without the walk, several times faster on the path
-that answers every webhook. The semantics are jmespath's own (its false values, its equality
-that keeps `true` and `1` apart); any other node type is left to jmespath's interpreter, and a
-test compares both on generated payloads.
+jmespath's interpreter walks the tree and dispatches by node type on every evaluation. For the
+node types mappings use (fields, paths, `||`, `&&`, `!`, `==`, literals, function calls) an
+`Emitter` writes the Python expression that does the same work, and everything one function
+evaluates against the same value shares its lookups: a rule's entries (`entries.py`) read
+`data.object` once, however many of them start there. The semantics are jmespath's own (its
+false values, its equality that keeps `true` and `1` apart); any other node type is handed to
+jmespath's interpreter, and tests compare both on generated payloads.
+
+Nothing from a mapping file is written into the source: field names and literals are passed in
+as constants (`Emitter.constant`), so no expression can become code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from jmespath import Options
 from jmespath.functions import REVERSE_TYPES_MAP, Functions
 from jmespath.visitor import TreeInterpreter
 
 Evaluate = Callable[[Any], Any]
+ROOT = "root"
+"""The generated functions' one argument: the value every emitted expression starts from."""
+
+_NESTED_DEPTH = 16
+"""Paths deeper than this test each step on its own line (Python limits nested blocks)."""
+
+Step = tuple[Literal["field", "segment"], str]
+"""One step of a path: a JMESPath field (objects only), or a plain path's segment of digits,
+which also indexes an array (`lines.data.0.price`)."""
+
+
+class Emitter:
+    """Python source for expressions evaluated against `ROOT`, and the namespace it runs in."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.namespace: dict[str, Any] = {}
+        self._paths: dict[tuple[Step, ...], str] = {(): ROOT}
+        self._children: dict[tuple[Step, ...], list[tuple[Step, ...]]] = {(): []}
+        self._texts: dict[str, str] = {}
+        self._count = 0
+
+    def function(self, body: Sequence[str], name: str) -> Callable[..., Any]:
+        """`def name(root): lookups; body`, compiled in this emitter's namespace."""
+        source = self.source(body, name)
+        namespace = dict(self.namespace)
+        exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102 - our own source
+        function: Callable[..., Any] = namespace[name]
+        return function
+
+    def source(self, body: Sequence[str], name: str) -> str:
+        lines = [f"def {name}({ROOT}):", *(f"    {line}" for line in [*self.lookups(), *body])]
+        return "\n".join(lines) + "\n"
+
+    def lookups(self, parent: tuple[Step, ...] = ()) -> list[str]:
+        """The assignments of every path below `parent`, to run first: each value is tested for
+        being an object once, however many fields are read from it. They cannot fail."""
+        variable = self._paths[parent]
+        fields = [key for key in self._children[parent] if key[-1][0] == "field"]
+        lines = []
+        if fields and len(parent) < _NESTED_DEPTH:
+            lines.append(f"if isinstance({variable}, dict):")
+            for key in fields:
+                lines.append(
+                    f"    {self._paths[key]} = {variable}.get({self.constant(key[-1][1])})"
+                )
+                lines += [f"    {line}" for line in self.lookups(key)]
+            below = [self._paths[key] for key in self._paths if key[: len(parent) + 1] in fields]
+            lines += ["else:", f"    {' = '.join(below)} = None"]
+        for key in self._children[parent]:
+            if key in fields and len(parent) < _NESTED_DEPTH:
+                continue
+            name = self.constant(key[-1][1])
+            if key in fields:
+                lookup = f"{variable}.get({name}) if isinstance({variable}, dict) else None"
+            else:
+                lookup = f"{self.constant(segment)}({variable}, {name})"
+            lines += [f"{self._paths[key]} = {lookup}", *self.lookups(key)]
+        return lines
+
+    def constant(self, value: Any) -> str:
+        """A name for `value` in the namespace (each text once)."""
+        if isinstance(value, str) and value in self._texts:
+            return self._texts[value]
+        name = self._name("_k")
+        self.namespace[name] = value
+        if isinstance(value, str):
+            self._texts[value] = name
+        return name
+
+    def temporary(self) -> str:
+        return self._name("_t")
+
+    def path(self, steps: Sequence[Step]) -> str:
+        """A local holding the value at `steps` from the root; each prefix is looked up once."""
+        key = tuple(steps)
+        known = self._paths.get(key)
+        if known is not None:
+            return known
+        self.path(key[:-1])
+        variable = self._name("_p")
+        self._paths[key] = variable
+        self._children[key[:-1]].append(key)
+        self._children[key] = []
+        return variable
+
+    def expression(self, node: dict[str, Any]) -> str:
+        """Source for the value of JMESPath `node` at the root."""
+        emit = _EMITTERS.get(node["type"])
+        return emit(self, node) if emit is not None else self.interpreted(node, ROOT)
+
+    def interpreted(self, node: dict[str, Any], current: str) -> str:
+        """jmespath's interpreter evaluating `node` against the value of `current`."""
+        interpreter = TreeInterpreter(self.options)
+        tree: Any = node  # jmespath's stubs name a node type it does not export
+        visit = self.constant(lambda value: interpreter.visit(tree, value))
+        return f"{visit}({current})"
+
+    def is_false(self, variable: str, value: str) -> str:
+        """Assigns `value` to `variable` and tests it for one of jmespath's false values:
+        empty string, list and object, null and false (not 0, which Python finds false too)."""
+        empty = self.constant((str, list, dict))
+        return (
+            f"(({variable} := {value}) is None or {variable} is False"
+            f" or (not {variable} and isinstance({variable}, {empty})))"
+        )
+
+    def _name(self, prefix: str) -> str:
+        self._count += 1
+        return f"{prefix}{self._count}"
 
 
 def compile_tree(node: dict[str, Any], options: Options) -> Evaluate:
-    compiler = _COMPILERS.get(node["type"])
-    if compiler is None:
-        return _interpreted(node, options)
-    return compiler(node, options)
+    """One expression as a function of the value it is evaluated against."""
+    emitter = Emitter(options)
+    value = emitter.expression(node)
+    return emitter.function([f"return {value}"], "evaluate")
 
 
-def _interpreted(node: dict[str, Any], options: Options) -> Evaluate:
-    interpreter = TreeInterpreter(options)
-    tree: Any = node  # jmespath's stubs name a node type it does not export
-    return lambda value: interpreter.visit(tree, value)
+def segment(value: Any, name: str) -> Any:
+    """A plain path's segment of digits: an index into an array, or a key of an object."""
+    if isinstance(value, dict):
+        return value.get(name)
+    if isinstance(value, list):
+        index = int(name)
+        return value[index] if index < len(value) else None
+    return None
 
 
-def _field(node: dict[str, Any], options: Options) -> Evaluate:
-    name = node["value"]
-
-    def field(value: Any) -> Any:
-        return value.get(name) if isinstance(value, dict) else None
-
-    return field
+def _field(emitter: Emitter, node: dict[str, Any]) -> str:
+    return emitter.path([("field", node["value"])])
 
 
-def _path(node: dict[str, Any], options: Options) -> Evaluate:
-    if all(child["type"] == "field" for child in node["children"]):
-        names = tuple(_names(node))
-
-        def path(value: Any) -> Any:
-            for name in names:
-                if not isinstance(value, dict):
-                    return None
-                value = value.get(name)
-            return value
-
-        return path
-    steps = [compile_tree(child, options) for child in node["children"]]
-
-    def chain(value: Any) -> Any:
-        for step in steps:
-            value = step(value)
-        return value
-
-    return chain
+def _subexpression(emitter: Emitter, node: dict[str, Any]) -> str:
+    children = node["children"]
+    fields = 0
+    while fields < len(children) and children[fields]["type"] == "field":
+        fields += 1
+    if fields:
+        value = emitter.path([("field", child["value"]) for child in children[:fields]])
+    else:
+        value = emitter.expression(children[0])
+        fields = 1
+    for child in children[fields:]:
+        if child["type"] == "field":
+            current = emitter.temporary()
+            name = emitter.constant(child["value"])
+            value = f"({current}.get({name}) if isinstance({current} := {value}, dict) else None)"
+        else:
+            value = emitter.interpreted(child, value)
+    return value
 
 
-def _names(node: dict[str, Any]) -> list[str]:
-    if node["type"] == "field":
-        return [node["value"]]
-    return [name for child in node["children"] for name in _names(child)]
+def _or(emitter: Emitter, node: dict[str, Any]) -> str:
+    left, right = node["children"]
+    matched = emitter.temporary()
+    test = emitter.is_false(matched, emitter.expression(left))
+    return f"({emitter.expression(right)} if {test} else {matched})"
 
 
-def _or(node: dict[str, Any], options: Options) -> Evaluate:
-    left, right = (compile_tree(child, options) for child in node["children"])
-
-    def either(value: Any) -> Any:
-        matched = left(value)
-        return right(value) if is_false(matched) else matched
-
-    return either
+def _and(emitter: Emitter, node: dict[str, Any]) -> str:
+    left, right = node["children"]
+    matched = emitter.temporary()
+    test = emitter.is_false(matched, emitter.expression(left))
+    return f"({matched} if {test} else {emitter.expression(right)})"
 
 
-def _and(node: dict[str, Any], options: Options) -> Evaluate:
-    left, right = (compile_tree(child, options) for child in node["children"])
-
-    def both(value: Any) -> Any:
-        matched = left(value)
-        return matched if is_false(matched) else right(value)
-
-    return both
+def _not(emitter: Emitter, node: dict[str, Any]) -> str:
+    [operand] = node["children"]
+    return f"{emitter.constant(negate)}({emitter.expression(operand)})"
 
 
-def _not(node: dict[str, Any], options: Options) -> Evaluate:
-    [operand] = (compile_tree(child, options) for child in node["children"])
-
-    def negate(value: Any) -> Any:
-        result = operand(value)
-        if _is_number(result) and result == 0:
-            return False  # jmespath: !0 is false, 0 is not a false value
-        return not result
-
-    return negate
+def negate(value: Any) -> bool:
+    """jmespath's `!`: `!0` is false, as 0 is not one of its false values."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return False
+    return not value
 
 
-def _comparator(node: dict[str, Any], options: Options) -> Evaluate:
-    if node["value"] not in ("eq", "ne"):
-        return _interpreted(node, options)  # ordering has its own type rules
-    left, right = (compile_tree(child, options) for child in node["children"])
+def _comparator(emitter: Emitter, node: dict[str, Any]) -> str:
+    operator = node["value"]
+    if operator not in ("eq", "ne"):
+        return emitter.interpreted(node, ROOT)  # ordering has its own type rules
+    left, right = (emitter.expression(child) for child in node["children"])
     if any(_is_text_literal(child) for child in node["children"]):
         # jmespath's equality differs from Python's only between 0 or 1 and a boolean; against
         # a string constant (`status == 'paid'`, the usual `when`) it is Python's `==`.
-        if node["value"] == "eq":
-            return lambda value: left(value) == right(value)
-        return lambda value: left(value) != right(value)
-    compare = TreeInterpreter.COMPARATOR_FUNC[node["value"]]
-    return lambda value: compare(left(value), right(value))
+        return f"({left} {'==' if operator == 'eq' else '!='} {right})"
+    compare = emitter.constant(TreeInterpreter.COMPARATOR_FUNC[operator])
+    return f"{compare}({left}, {right})"
 
 
 def _is_text_literal(node: dict[str, Any]) -> bool:
     return node["type"] == "literal" and isinstance(node["value"], str)
 
 
-def _literal(node: dict[str, Any], options: Options) -> Evaluate:
-    constant = node["value"]
-    return lambda value: constant
+def _literal(emitter: Emitter, node: dict[str, Any]) -> str:
+    return emitter.constant(node["value"])
 
 
-def _current(node: dict[str, Any], options: Options) -> Evaluate:
-    return lambda value: value
+def _current(emitter: Emitter, node: dict[str, Any]) -> str:
+    return ROOT
 
 
-def _function(node: dict[str, Any], options: Options) -> Evaluate:
+def _function(emitter: Emitter, node: dict[str, Any]) -> str:
+    """A call with jmespath's argument checks done in line, as precomputed sets of type names;
+    any other case goes through `call_function`, so arity and type errors stay jmespath's own."""
     name = node["value"]
-    arguments = [compile_tree(child, options) for child in node["children"]]
-    functions = options.custom_functions or Functions()
-    call = functions.call_function  # arity and type errors stay jmespath's own
+    arguments = [emitter.expression(child) for child in node["children"]]
+    functions = emitter.options.custom_functions or Functions()
+    call = f"{emitter.constant(functions.call_function)}({emitter.constant(name)}, "
     spec = functions.FUNCTION_TABLE.get(name)
     allowed = _plain_argument_types(spec, len(arguments)) if spec else None
-    if spec is None or allowed is None:
-        return lambda value: call(name, [argument(value) for argument in arguments])
-    implementation = spec["function"]
-    checks = tuple(zip(arguments, allowed, strict=True))
-
-    def function(value: Any) -> Any:
-        """The argument checks of `call_function`, as precomputed sets of type names."""
-        values = []
-        for argument, names in checks:
-            result = argument(value)
-            if type(result).__name__ not in names:
-                return call(name, [argument(value) for argument in arguments])  # raises
-            values.append(result)
-        return implementation(functions, *values)
-
-    return function
+    if spec is None or allowed is None or not arguments:
+        return f"{call}[{', '.join(arguments)}])"
+    values = [emitter.temporary() for _ in arguments]
+    evaluated = ", ".join(
+        f"({value} := {argument})" for value, argument in zip(values, arguments, strict=True)
+    )
+    checks = " and ".join(
+        f"type({value}).__name__ in {emitter.constant(names)}"
+        for value, names in zip(values, allowed, strict=True)
+    )
+    implementation = emitter.constant(spec["function"])
+    listed = ", ".join(values)
+    # Every argument is evaluated before any is checked, as jmespath does.
+    return (
+        f"({implementation}({emitter.constant(functions)}, {listed})"
+        f" if ({evaluated},) and {checks} else {call}[{listed}]))"
+    )
 
 
 def _plain_argument_types(spec: dict[str, Any], count: int) -> list[frozenset[str]] | None:
@@ -169,18 +269,9 @@ def _plain_argument_types(spec: dict[str, Any], count: int) -> list[frozenset[st
     return allowed
 
 
-def is_false(value: Any) -> bool:
-    """jmespath's false values: empty string, list and object, null and false (not 0)."""
-    return value == "" or value == [] or value == {} or value is None or value is False
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-_COMPILERS: dict[str, Callable[[dict[str, Any], Options], Evaluate]] = {
+_EMITTERS: dict[str, Callable[[Emitter, dict[str, Any]], str]] = {
     "field": _field,
-    "subexpression": _path,
+    "subexpression": _subexpression,
     "or_expression": _or,
     "and_expression": _and,
     "not_expression": _not,

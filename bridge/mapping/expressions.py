@@ -16,11 +16,11 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError, JMESPathTypeError
 
-from bridge.mapping.compiled import compile_tree
+from bridge.mapping.compiled import ROOT, Emitter, Step, compile_tree
 from bridge.mapping.functions import FUNCTION_NAMES, MONEY_FUNCTIONS, BridgeFunctions, FunctionError
 from bridge.money import MoneyError, normalize_currency
 
-_OPTIONS = jmespath.Options(custom_functions=BridgeFunctions())
+OPTIONS = jmespath.Options(custom_functions=BridgeFunctions())
 _PLAIN_PATH = re.compile(r"^[A-Za-z_][\w-]*(?:\.[\w-]+)*$")
 
 
@@ -38,6 +38,12 @@ class Expression(ABC):
     @abstractmethod
     def search(self, data: Any) -> Any:
         """The expression's value for `data`; `None` when the path is absent."""
+
+    def emit(self, emitter: Emitter) -> str:
+        """Python source for the value at the emitter's root (`compiled.py`): by default a call
+        of `search`, which a subclass replaces with source that shares the emitter's lookups.
+        The source may raise `EVALUATION_ERRORS`; `problem` words them as `search` does."""
+        return f"{emitter.constant(self.search)}({ROOT})"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.text!r})"
@@ -62,27 +68,29 @@ class PathExpression(Expression):
                 return None
         return value
 
+    def emit(self, emitter: Emitter) -> str:
+        steps: list[Step] = [
+            ("segment" if segment.isdigit() else "field", segment) for segment in self._segments
+        ]
+        return emitter.path(steps)
+
 
 class JmesExpression(Expression):
-    __slots__ = ("_evaluate", "text")
+    __slots__ = ("_evaluate", "_tree", "text")
 
     def __init__(self, text: str, parsed: Any) -> None:
         self.text = text
-        self._evaluate = compile_tree(parsed.parsed, _OPTIONS)
+        self._tree = parsed.parsed
+        self._evaluate = compile_tree(self._tree, OPTIONS)
 
     def search(self, data: Any) -> Any:
         try:
             return self._evaluate(data)
-        except (FunctionError, MoneyError) as exc:
-            raise EvaluationError(str(exc)) from None
-        except JMESPathTypeError as exc:
-            # jmespath's own message quotes the value, which may be personal data.
-            expected = ", ".join(exc.expected_types)
-            raise EvaluationError(
-                f"{exc.function_name}() expected {expected}, got {exc.actual_type}"
-            ) from None
-        except JMESPathError as exc:
-            raise EvaluationError(_one_line(exc)) from None
+        except EVALUATION_ERRORS as exc:
+            raise EvaluationError(problem(exc)) from None
+
+    def emit(self, emitter: Emitter) -> str:
+        return emitter.expression(self._tree)
 
 
 class Constant(Expression):
@@ -94,6 +102,24 @@ class Constant(Expression):
 
     def search(self, data: Any) -> Any:
         return self.value
+
+    def emit(self, emitter: Emitter) -> str:
+        return emitter.constant(self.value)
+
+
+EVALUATION_ERRORS = (EvaluationError, FunctionError, MoneyError, JMESPathError)
+"""What evaluating an expression on a payload may raise: the payload's fault, not the code's."""
+
+
+def problem(exc: Exception) -> str:
+    """One of `EVALUATION_ERRORS` in a line for the user, quoting no value from the payload."""
+    if isinstance(exc, JMESPathTypeError):
+        # jmespath's own message quotes the value, which may be personal data.
+        expected = ", ".join(exc.expected_types)
+        return f"{exc.function_name}() expected {expected}, got {exc.actual_type}"
+    if isinstance(exc, JMESPathError):
+        return _one_line(exc)
+    return str(exc)
 
 
 def compile_expression(text: str) -> Expression:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from bridge.mapping.compiled import Emitter
 from bridge.mapping.expressions import Constant, Expression, compile_expression
 from bridge.model import CONSENT_VALUES, CONVERSION_FIELDS
 from bridge.money import Money
@@ -39,7 +40,19 @@ class ObjectMapping(Expression):
 
     def search(self, data: Any) -> Any:
         built = {name: entry.search(data) for name, entry in self._entries.items()}
-        return {name: value for name, value in built.items() if value is not None} or None
+        return present(built)
+
+    def emit(self, emitter: Emitter) -> str:
+        built = ", ".join(
+            f"{emitter.constant(name)}: {entry.emit(emitter)}"
+            for name, entry in self._entries.items()
+        )
+        return f"{emitter.constant(present)}({{{built}}})"
+
+
+def present(built: dict[str, Any]) -> dict[str, Any] | None:
+    """The entries that have a value; None when none has."""
+    return {name: value for name, value in built.items() if value is not None} or None
 
 
 def compile_entry(value: Any) -> Expression:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.mapping.entries import Entries, compile_entries
 from bridge.mapping.expressions import EvaluationError, Expression
-from bridge.mapping.fields import COERCERS, FieldError
 from bridge.model import Conversion, Event, Provenance, RuleResult, utc_now
 
 
@@ -34,16 +34,13 @@ class Rule:
     """Per destination that checks values: why it cannot take one (`Destination.validate_field`)."""
     unmapped_required: tuple[str, ...] = field(init=False, repr=False, compare=False)
     """Required fields no entry maps (the loader refuses such rules; built ones may have them)."""
-    _steps: tuple[tuple[str, Expression, Callable[[Any], Any]], ...] = field(
-        init=False, repr=False, compare=False
-    )
-    """Each entry with its field's coercion (`fields.COERCERS`), looked up once."""
+    _entries: Entries = field(init=False, repr=False, compare=False)
+    """The entries and their fields' coercions as one function (`entries.py`)."""
 
     def __post_init__(self) -> None:
         missing = tuple(sorted(self.required - self.entries.keys()))
         object.__setattr__(self, "unmapped_required", missing)
-        steps = tuple((name, entry, COERCERS[name]) for name, entry in self.entries.items())
-        object.__setattr__(self, "_steps", steps)
+        object.__setattr__(self, "_entries", compile_entries(self.entries, self.required))
 
     def applies_to(self, event: Event) -> bool:
         return event.source == self.source and (not self.events or event.type in self.events)
@@ -57,23 +54,12 @@ class Rule:
                 return self._unmapped(f"when `{self.when.text}` failed: {exc}")
             if not matched:
                 return RuleResult(self.name, "skipped", f"when `{self.when.text}` is false")
-        values: dict[str, Any] = {}
-        problems: list[str] = []
-        for name, entry, convert in self._steps:
-            try:
-                value = entry.search(payload)
-                # as `fields.coerce`: an empty string counts as missing
-                value = None if value is None or value == "" else convert(value)
-            except (EvaluationError, FieldError) as exc:
-                problems.append(f"{name}: {exc}")
-                continue
-            if value is not None:
-                values[name] = value
-            elif name in self.required:
-                problems.append(f"{name} is missing (`{entry.text}` gave nothing)")
-        problems.extend(
-            f"{name} is required by a destination but not mapped" for name in self.unmapped_required
-        )
+        values, problems = self._entries(payload)
+        if self.unmapped_required:
+            problems.extend(
+                f"{name} is required by a destination but not mapped"
+                for name in self.unmapped_required
+            )
         if problems:
             return self._unmapped("; ".join(problems))
         accepting, refusals = self._accepting_destinations(values)
@@ -91,6 +77,8 @@ class Rule:
 
     def _accepting_destinations(self, values: dict[str, Any]) -> tuple[tuple[str, ...], list[str]]:
         """Destinations that can take these values, and why the others cannot."""
+        if not self.field_checks:
+            return self.destinations, []
         accepting: list[str] = []
         refusals: list[str] = []
         for destination in self.destinations:
