@@ -15,6 +15,7 @@ as constants (`Emitter.constant`), so no expression can become code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Literal
 
 from jmespath import Options
@@ -27,6 +28,9 @@ ROOT = "root"
 
 _NESTED_DEPTH = 16
 """Paths deeper than this test each step on its own line (Python limits nested blocks)."""
+
+_NESTED_EXPRESSIONS = 20
+"""Levels of an expression written out; any deeper is evaluated by a call (`Emitter.nested`)."""
 
 Step = tuple[Literal["field", "segment"], str]
 """One step of a path: a JMESPath field (objects only), or a plain path's segment of digits,
@@ -43,6 +47,7 @@ class Emitter:
         self._children: dict[tuple[Step, ...], list[tuple[Step, ...]]] = {(): []}
         self._texts: dict[str, str] = {}
         self._count = 0
+        self._depth = 0
 
     def function(self, body: Sequence[str], name: str) -> Callable[..., Any]:
         """`def name(root): lookups; body`, compiled in this emitter's namespace."""
@@ -111,7 +116,19 @@ class Emitter:
     def expression(self, node: dict[str, Any]) -> str:
         """Source for the value of JMESPath `node` at the root."""
         emit = _EMITTERS.get(node["type"])
-        return emit(self, node) if emit is not None else self.interpreted(node, ROOT)
+        interpret = partial(self.interpreted, node, ROOT)
+        return interpret() if emit is None else self.nested(partial(emit, self, node), interpret)
+
+    def nested(self, write: Callable[[], str], instead: Callable[[], str]) -> str:
+        """`write()` one level deeper, or `instead()` where Python's parser would refuse the
+        depth: each level of `||` or of a call nests up to three parentheses, and it takes 200."""
+        if self._depth >= _NESTED_EXPRESSIONS:
+            return instead()
+        self._depth += 1
+        try:
+            return write()
+        finally:
+            self._depth -= 1
 
     def interpreted(self, node: dict[str, Any], current: str) -> str:
         """jmespath's interpreter evaluating `node` against the value of `current`."""

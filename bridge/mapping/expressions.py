@@ -130,10 +130,12 @@ def compile_expression(text: str) -> Expression:
         return PathExpression(source)
     try:
         parsed = jmespath.compile(source)
+        _check_calls(parsed.parsed)
+        return JmesExpression(source, parsed)
     except JMESPathError as exc:
         raise ExpressionError(f"not a valid expression: {_one_line(exc)}") from None
-    _check_calls(parsed.parsed)
-    return JmesExpression(source, parsed)
+    except RecursionError:
+        raise ExpressionError("nested too deeply: split it into simpler expressions") from None
 
 
 def _check_calls(node: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -43,6 +44,9 @@ class ObjectMapping(Expression):
         return present(built)
 
     def emit(self, emitter: Emitter) -> str:
+        return emitter.nested(partial(self._written, emitter), partial(super().emit, emitter))
+
+    def _written(self, emitter: Emitter) -> str:
         built = ", ".join(
             f"{emitter.constant(name)}: {entry.emit(emitter)}"
             for name, entry in self._entries.items()

@@ -16,6 +16,7 @@ from bridge.mapping.expressions import (
     Constant,
     EvaluationError,
     Expression,
+    ExpressionError,
     JmesExpression,
     PathExpression,
     problem,
@@ -166,3 +167,23 @@ def test_an_entry_that_fails_names_its_field_and_leaves_the_others() -> None:
     assert problems == ["session_id: lower() expected string, null, got number"]
     with pytest.raises(EvaluationError, match=r"^lower\(\) expected string, null, got number$"):
         entries["session_id"].search({"a": 5})
+
+
+@pytest.mark.parametrize("terms", [60, 250])
+def test_expressions_deeper_than_python_parses_are_evaluated_by_the_interpreter(
+    terms: int,
+) -> None:
+    text = " || ".join(f"a{number}" for number in range(terms))
+    nested = {"x": {"y": "b"}}
+    for _ in range(40):
+        nested = {"x": nested}
+    entries = {"session_id": compile_entry(text), "properties": compile_entry(nested)}
+    generated = compile_entries(entries, frozenset({"session_id"}))
+    for payload in ({f"a{terms - 1}": "last", "b": 1}, {"a0": "first"}, {}):
+        assert generated(payload) == reference(entries, frozenset({"session_id"}), payload)
+    assert generated({f"a{terms - 1}": "last"})[0]["session_id"] == "last"
+
+
+def test_an_expression_nested_past_any_limit_is_refused_when_mappings_load() -> None:
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        compile_entry(" || ".join(["a"] * 2000))
