@@ -27,7 +27,8 @@ ROOT = "root"
 """The generated functions' one argument: the value every emitted expression starts from."""
 
 _NESTED_DEPTH = 16
-"""Paths deeper than this test each step on its own line (Python limits nested blocks)."""
+"""Paths deeper than this test each step on its own line: the lookups nest an `if` block per
+level, and Python's tokenizer takes 100 levels of indentation."""
 
 _NESTED_EXPRESSIONS = 20
 """Levels of an expression written out; any deeper is evaluated by a call (`Emitter.nested`)."""
@@ -177,6 +178,8 @@ def _subexpression(emitter: Emitter, node: dict[str, Any]) -> str:
     fields = 0
     while fields < len(children) and children[fields]["type"] == "field":
         fields += 1
+    if len(children) - max(fields, 1) > _NESTED_EXPRESSIONS:
+        return emitter.interpreted(node, ROOT)  # each step below nests two parentheses
     if fields:
         value = emitter.path([("field", child["value"]) for child in children[:fields]])
     else:

@@ -177,9 +177,17 @@ def test_expressions_deeper_than_python_parses_are_evaluated_by_the_interpreter(
     nested = {"x": {"y": "b"}}
     for _ in range(40):
         nested = {"x": nested}
-    entries = {"session_id": compile_entry(text), "properties": compile_entry(nested)}
+    steps = ".b" * terms
+    entries = {
+        "session_id": compile_entry(text),
+        "properties": compile_entry(nested),
+        "user_id": compile_entry(f"a0[0]{steps} || to_string(a1){steps}"),
+    }
     generated = compile_entries(entries, frozenset({"session_id"}))
-    for payload in ({f"a{terms - 1}": "last", "b": 1}, {"a0": "first"}, {}):
+    chain: object = "deep"
+    for _ in range(terms):
+        chain = {"b": chain}
+    for payload in ({f"a{terms - 1}": "last", "b": 1}, {"a0": "first"}, {"a0": [chain]}, {}):
         assert generated(payload) == reference(entries, frozenset({"session_id"}), payload)
     assert generated({f"a{terms - 1}": "last"})[0]["session_id"] == "last"
 
