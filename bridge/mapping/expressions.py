@@ -61,7 +61,7 @@ class PathExpression(Expression):
         for segment in self._segments:
             if isinstance(value, dict):
                 value = value.get(segment)
-            elif isinstance(value, list) and segment.isdigit():
+            elif isinstance(value, list) and segment.isdecimal():
                 index = int(segment)
                 value = value[index] if index < len(value) else None
             else:
@@ -70,7 +70,7 @@ class PathExpression(Expression):
 
     def emit(self, emitter: Emitter) -> str:
         steps: list[Step] = [
-            ("segment" if segment.isdigit() else "field", segment) for segment in self._segments
+            ("segment" if segment.isdecimal() else "field", segment) for segment in self._segments
         ]
         return emitter.path(steps)
 

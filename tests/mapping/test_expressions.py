@@ -1,5 +1,6 @@
 import pytest
 
+from bridge.mapping.entries import compile_entries
 from bridge.mapping.expressions import (
     EvaluationError,
     ExpressionError,
@@ -7,6 +8,7 @@ from bridge.mapping.expressions import (
     PathExpression,
     compile_expression,
 )
+from bridge.mapping.fields import compile_entry
 from bridge.money import Money
 
 PAYLOAD = {
@@ -38,6 +40,15 @@ def test_plain_dotted_paths_work_as_written(text: str, value: object) -> None:
     expression = compile_expression(text)
     assert isinstance(expression, PathExpression)
     assert expression.search(PAYLOAD) == value
+
+
+@pytest.mark.parametrize("key", ["²", "①"])
+def test_a_segment_of_other_digits_is_a_key_not_an_index(key: str) -> None:
+    """Python calls them digits but cannot read them as a number: a key, never a crash."""
+    entries = {"session_id": compile_entry(f"lines.{key}")}
+    for payload, found in (({"lines": {key: "s_1"}}, "s_1"), ({"lines": ["s_1"]}, None)):
+        assert entries["session_id"].search(payload) == found
+        assert compile_entries(entries, frozenset())(payload)[0].get("session_id") == found
 
 
 @pytest.mark.parametrize(
