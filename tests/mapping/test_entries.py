@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import jmespath
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bridge.mapping import load_config
 from bridge.mapping.entries import compile_entries, entries_source
 from bridge.mapping.expressions import (
     EVALUATION_ERRORS,
@@ -195,3 +200,64 @@ def test_expressions_deeper_than_python_parses_are_evaluated_by_the_interpreter(
 def test_an_expression_nested_past_any_limit_is_refused_when_mappings_load() -> None:
     with pytest.raises(ExpressionError, match="nested too deeply"):
         compile_entry(" || ".join(["a"] * 2000))
+
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = [
+    REPO / "mappings" / "stripe-to-pagent.yaml",
+    *sorted((REPO / "mappings" / "examples").glob("*-to-*.yaml")),
+]
+
+
+def without_each_leaf(payload: Any, limit: int = 60) -> list[Any]:
+    """The payload, and copies of it each missing one of its first `limit` object keys."""
+    variants = [payload]
+    paths: list[tuple[Any, ...]] = []
+
+    def walk(value: Any, path: tuple[Any, ...]) -> None:
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(value, dict):
+                paths.append((*path, key))
+            if isinstance(item, dict | list):
+                walk(item, (*path, key))
+
+    if isinstance(payload, dict | list):
+        walk(payload, ())
+    for path in paths[:limit]:
+        copy = orjson.loads(orjson.dumps(payload))
+        parent = copy
+        for key in path[:-1]:
+            parent = parent[key]
+        del parent[path[-1]]
+        variants.append(copy)
+    return variants
+
+
+@pytest.mark.parametrize("mapping", SHIPPED, ids=lambda path: path.stem)
+def test_every_shipped_rule_gives_what_its_entries_give_alone_on_the_samples(
+    tmp_path: Path, mapping: Path
+) -> None:
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    vendor = mapping.stem.rpartition("-to-")[2]
+    destination = REPO / "mappings" / f"{vendor}.yaml"
+    if not destination.exists():
+        destination = mapping.with_name(f"{vendor}.yaml")
+    sender = mapping.stem.rpartition("-to-")[0]
+    shutil.copy(mapping, folder)
+    shutil.copy(destination, folder)
+    if sender == "stripe":  # the Stripe examples use the shipped source
+        shutil.copy(REPO / "mappings" / "stripe.yaml", folder)
+    text = "".join(path.read_text() for path in folder.iterdir())
+    config = load_config(folder, dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), "ab" * 16))
+    checked = 0
+    for rule in config.rules.rules:
+        source = config.sources[rule.source]
+        for sample in sorted((REPO / "mappings" / "samples" / source.kind).iterdir()):
+            for event in source.parse(sample.read_bytes()):
+                for payload in without_each_leaf(event.payload):
+                    expected = reference(dict(rule.entries), rule.required, payload)
+                    assert rule._entries(payload) == expected, (rule.name, sample.name)
+                    checked += 1
+    assert checked > len(config.rules.rules)
