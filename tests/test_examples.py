@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from bridge.mapping import load_config
 from bridge.sources.stripe import StripeSource
 from tests.support import stripe as s
-from tests.support.mappings import ENVIRON
+from tests.support.mappings import example_config
 
 EXAMPLES = sorted((s.REPO / "mappings" / "examples").glob("stripe-to-*.yaml"))
-ENV = {**ENVIRON, "SCANOVA_API_KEY": "k", "CONDUCTRICS_API_KEY": "k"}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_is_valid_and_converts_the_sample_checkout(tmp_path: Path, example: Path) -> None:
-    folder = tmp_path / "mappings"
-    folder.mkdir()
-    shutil.copy(s.REPO / "mappings" / "stripe.yaml", folder)
-    shutil.copy(example, folder)
-    shutil.copy(example.with_name(example.name.removeprefix("stripe-to-")), folder)
-    config = load_config(folder, ENV)
+    config = example_config(tmp_path, example)
     assert config.warnings() == []
     source = config.sources["stripe"]
     assert isinstance(source, StripeSource)
@@ -49,23 +40,11 @@ SENDER_EXAMPLES = sorted(
 )
 
 
-def destination_file(example: Path) -> Path:
-    vendor = example.stem.rpartition("-to-")[2]
-    shipped = s.REPO / "mappings" / f"{vendor}.yaml"
-    return shipped if shipped.exists() else example.with_name(f"{vendor}.yaml")
-
-
 @pytest.mark.parametrize("example", SENDER_EXAMPLES, ids=lambda p: p.stem)
 def test_every_sender_example_passes_check_with_its_destination_file(
     tmp_path: Path, example: Path
 ) -> None:
-    folder = tmp_path / "mappings"
-    folder.mkdir()
-    shutil.copy(example, folder)
-    shutil.copy(destination_file(example), folder)
-    text = example.read_text() + destination_file(example).read_text()
-    environ = dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), "ab" * 16)
-    config = load_config(folder, environ)
+    config = example_config(tmp_path, example)
     assert config.warnings() == []
     assert config.rules.rules, "an example must have rules"
     assert all(rule.destinations for rule in config.rules.rules)

@@ -53,9 +53,8 @@ class Emitter:
     def function(self, body: Sequence[str], name: str) -> Callable[..., Any]:
         """`def name(root): lookups; body`, compiled in this emitter's namespace."""
         source = self.source(body, name)
-        namespace = dict(self.namespace)
-        exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102 - our own source
-        function: Callable[..., Any] = namespace[name]
+        exec(compile(source, f"<{name}>", "exec"), self.namespace)  # noqa: S102 - our own source
+        function: Callable[..., Any] = self.namespace[name]
         return function
 
     def source(self, body: Sequence[str], name: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.mapping import load_config
 from bridge.mapping.entries import compile_entries, entries_source
 from bridge.mapping.expressions import (
     EVALUATION_ERRORS,
@@ -28,6 +25,7 @@ from bridge.mapping.expressions import (
 )
 from bridge.mapping.fields import FieldError, ObjectMapping, coerce, compile_entry, present
 from bridge.money import Money
+from tests.support.mappings import REPO, example_config
 
 KEYS = st.sampled_from(["a", "b", "c", "0", "1"])
 SCALARS = st.one_of(
@@ -135,8 +133,7 @@ def test_generated_entries_match_each_entry_evaluated_alone(
             assert type(value) is type(reference(entries, required, payload)[0][name])
 
 
-def test_the_payload_shapes_the_rules_meet_are_covered() -> None:
-    """The generated payloads reach values, coercion errors and evaluation errors alike."""
+def test_money_time_and_count_entries_give_values_or_name_their_problem() -> None:
     entries = {name: compile_entry(value) for name, value in RULES[1][0].items()}
     generated = compile_entries(entries, RULES[1][1])
     values, problems = generated({"a": 1999, "b": 1_700_000_000, "c": "3"})
@@ -202,7 +199,6 @@ def test_an_expression_nested_past_any_limit_is_refused_when_mappings_load() -> 
         compile_entry(" || ".join(["a"] * 2000))
 
 
-REPO = Path(__file__).resolve().parents[2]
 SHIPPED = [
     REPO / "mappings" / "stripe-to-pagent.yaml",
     *sorted((REPO / "mappings" / "examples").glob("*-to-*.yaml")),
@@ -238,26 +234,14 @@ def without_each_leaf(payload: Any, limit: int = 60) -> list[Any]:
 def test_every_shipped_rule_gives_what_its_entries_give_alone_on_the_samples(
     tmp_path: Path, mapping: Path
 ) -> None:
-    folder = tmp_path / "mappings"
-    folder.mkdir()
-    vendor = mapping.stem.rpartition("-to-")[2]
-    destination = REPO / "mappings" / f"{vendor}.yaml"
-    if not destination.exists():
-        destination = mapping.with_name(f"{vendor}.yaml")
-    sender = mapping.stem.rpartition("-to-")[0]
-    shutil.copy(mapping, folder)
-    shutil.copy(destination, folder)
-    if sender == "stripe":  # the Stripe examples use the shipped source
-        shutil.copy(REPO / "mappings" / "stripe.yaml", folder)
-    text = "".join(path.read_text() for path in folder.iterdir())
-    config = load_config(folder, dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), "ab" * 16))
+    config = example_config(tmp_path, mapping)
     checked = 0
     for rule in config.rules.rules:
         source = config.sources[rule.source]
         for sample in sorted((REPO / "mappings" / "samples" / source.kind).iterdir()):
             for event in source.parse(sample.read_bytes()):
                 for payload in without_each_leaf(event.payload):
-                    expected = reference(dict(rule.entries), rule.required, payload)
+                    expected = reference(rule.entries, rule.required, payload)
                     assert rule._entries(payload) == expected, (rule.name, sample.name)
                     checked += 1
     assert checked > len(config.rules.rules)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 from textwrap import dedent
 
 from bridge.mapping import Config, load_config
+
+REPO = Path(__file__).resolve().parents[2]
 
 ENVIRON = {
     "STRIPE_WEBHOOK_SECRET": "whsec_test_b2f1c0d9e8a7f6e5d4c3b2a1",
@@ -41,3 +45,25 @@ def config_with_rules(directory: Path, rules: str, environ: dict[str, str] | Non
     """Source `stripe`, destination `pagent`, and the given `rules:` block."""
     folder = write_mappings(directory, source=SOURCE, pagent=PAGENT, rules=rules)
     return load_config(folder, ENVIRON if environ is None else environ)
+
+
+def destination_file(example: Path) -> Path:
+    """The vendor file a `<sender>-to-<vendor>.yaml` example goes with: the shipped one, or the
+    example's own beside it."""
+    vendor = example.stem.rpartition("-to-")[2]
+    shipped = REPO / "mappings" / f"{vendor}.yaml"
+    return shipped if shipped.exists() else example.with_name(f"{vendor}.yaml")
+
+
+def example_config(directory: Path, example: Path) -> Config:
+    """An example mapping loaded as a user would deploy it: with its vendor file, the shipped
+    Stripe source for the Stripe examples, and a value for every `${VARIABLE}` they name."""
+    folder = directory / "mappings"
+    folder.mkdir()
+    files = [example, destination_file(example)]
+    if example.stem.startswith("stripe-to-"):
+        files.append(REPO / "mappings" / "stripe.yaml")
+    for file in files:
+        shutil.copy(file, folder)
+    text = "".join(file.read_text() for file in files)
+    return load_config(folder, dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), "ab" * 16))
