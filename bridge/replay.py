@@ -9,14 +9,14 @@ the same event or another) is never recorded twice, so replaying twice delivers 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bridge.ingest import Ingestor, Plan
 from bridge.mapping.config import Config
 from bridge.model import Event
 from bridge.sources import SourceError
-from bridge.store.base import EventFilter, EventOutcome, RawEvent, Store
+from bridge.store.base import EventFilter, EventOutcome, RawEvent, Store, Stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,23 +33,43 @@ class Replayed:
 async def replay(
     store: Store,
     config: Config,
-    where: EventFilter,
+    filters: Sequence[EventFilter],
     *,
     limit: int,
     dry_run: bool,
     clock: Callable[[], float] = time.time,
 ) -> list[Replayed]:
+    """Replay the stored events each filter selects (at most `limit` per filter), in order.
+
+    A dry run hands the same events to the store in one rolled-back transaction, so it
+    answers exactly what the replay will do, conversions already recorded included.
+    """
     ingestor = Ingestor(config, store, clock=clock)
     now = int(clock() * 1000)
-    results: list[Replayed] = []
-    for raw in await store.raw_events(where, limit):
-        event, problem = _recover(config, raw)
-        if event is None:
-            results.append(Replayed(raw.source, raw.event_id, raw.outcome, None, problem))
-            continue
-        plan = ingestor.plan(event, now)
-        results.append(await _apply(store, raw, plan, dry_run))
-    return results
+    results: list[Replayed | None] = []
+    plans: list[tuple[int, RawEvent, Plan]] = []
+    for where in filters:
+        for raw in await store.raw_events(where, limit):
+            event, problem = _recover(config, raw)
+            if event is None:
+                results.append(Replayed(raw.source, raw.event_id, raw.outcome, None, problem))
+            else:
+                plans.append((len(results), raw, ingestor.plan(event, now)))
+                results.append(None)
+    events = [plan.event for _, _, plan in plans]
+    if dry_run:
+        stored = await store.replay(events, dry_run=True)
+    else:
+        stored = []
+        for start in range(0, len(events), _CHUNK):
+            stored.extend(await store.replay(events[start : start + _CHUNK]))
+    for (index, raw, plan), outcome in zip(plans, stored, strict=True):
+        results[index] = _replayed(raw, plan, outcome)
+    return [result for result in results if result is not None]
+
+
+_CHUNK = 100
+"""Events per replay transaction: short enough that webhooks never wait long behind one."""
 
 
 def _recover(config: Config, raw: RawEvent) -> tuple[Event | None, str | None]:
@@ -64,13 +84,7 @@ def _recover(config: Config, raw: RawEvent) -> tuple[Event | None, str | None]:
         return None, f"stored payload no longer parses: {exc}"
 
 
-async def _apply(store: Store, raw: RawEvent, plan: Plan, dry_run: bool) -> Replayed:
-    planned = len(plan.event.deliveries)
-    if dry_run:
-        return Replayed(
-            raw.source, raw.event_id, raw.outcome, plan.event.outcome, plan.reason, planned
-        )
-    [stored] = await store.replay([plan.event])
+def _replayed(raw: RawEvent, plan: Plan, stored: Stored) -> Replayed:
     reason = plan.reason
     if stored.outcome == "duplicate":
         reason = f"conversion already recorded from event {stored.duplicate_of}"

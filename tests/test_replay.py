@@ -43,13 +43,13 @@ async def test_events_whose_id_and_type_came_from_headers_can_be_replayed(tmp_pa
             "shop", InboundRequest("POST", "http://bridge/webhooks/shop", headers, body)
         )
         assert reply.body["status"] == "accepted", reply.body
-        [result] = await replay(store, config, EventFilter(source="shop"), limit=10, dry_run=True)
+        [result] = await replay(store, config, [EventFilter(source="shop")], limit=10, dry_run=True)
         assert (result.event_id, result.before, result.after) == (
             "delivery-0042",
             "accepted",
             "accepted",
         )
-        [again] = await replay(store, config, EventFilter(source="shop"), limit=10, dry_run=False)
+        [again] = await replay(store, config, [EventFilter(source="shop")], limit=10, dry_run=False)
         assert (again.after, again.new_deliveries) == ("accepted", 0)
     finally:
         await store.close()
@@ -78,7 +78,7 @@ async def test_a_standard_webhooks_event_keeps_its_header_id_on_replay(tmp_path:
         request = InboundRequest("POST", "http://bridge/webhooks/orders", headers, body)
         reply = await Ingestor(config, store).receive("orders", request)
         assert reply.body["status"] == "accepted", reply.body
-        [result] = await replay(store, config, EventFilter(), limit=10, dry_run=False)
+        [result] = await replay(store, config, [EventFilter()], limit=10, dry_run=False)
         assert (result.event_id, result.after, result.new_deliveries) == ("msg_2aXb", "accepted", 0)
     finally:
         await store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ def add_commands(commands: Commands) -> None:
     purge.add_argument("ids", nargs="*", type=int, help="delivery ids")
     purge.add_argument("--status", choices=["delivered", "dead"], help="all in this state")
     purge.add_argument("--destination")
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     purge.set_defaults(run=_purge)
 
 
@@ -110,9 +112,19 @@ def _retry(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+PURGE_KEEPS = (
+    "Purging erases each finished delivery's conversion, vendor answers and attempts. "
+    "Pending deliveries are never purged, and each purged conversion's identity is kept as "
+    "long as its event (BRIDGE_DEDUPE_RETENTION_DAYS), so neither a replay nor another "
+    "event records it again."
+)
+
+
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
     if not args.ids and args.status is None:
         return fail("give delivery ids or --status", 2)
+    if not args.yes and not _confirmed(_purge_question(args)):
+        return fail("nothing purged: confirm at the prompt, or pass --yes", 2)
 
     async def purge() -> int:
         async with store_session(settings) as store:
@@ -124,5 +136,25 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
         count = asyncio.run(purge())
     except StoreUnavailable as exc:
         return fail(str(exc))
-    print(f"{count} finished deliveries purged (pending ones are never purged)")
+    print(f"{count} finished deliveries purged; their conversions are still never sent twice")
     return 0
+
+
+def _purge_question(args: argparse.Namespace) -> str:
+    chosen = [f"ids {', '.join(map(str, args.ids))}"] if args.ids else []
+    if args.status:
+        chosen.append(f"status {args.status}")
+    if args.destination:
+        chosen.append(f"destination {args.destination}")
+    return f"{PURGE_KEEPS}\nPurge finished deliveries with {' and '.join(chosen)}? [y/N] "
+
+
+def _confirmed(question: str) -> bool:
+    """A yes typed at a terminal; never assumed when nobody is there to answer."""
+    if not sys.stdin.isatty():
+        print(PURGE_KEEPS, file=sys.stderr)
+        return False
+    try:
+        return input(question).strip().lower() in {"y", "yes"}
+    except EOFError:
+        return False

@@ -146,11 +146,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 async def _replay_all(
     settings: Settings, config: Config, filters: list[EventFilter], limit: int, dry_run: bool
 ) -> list[Replayed]:
-    results: list[Replayed] = []
     async with store_session(settings) as store:
-        for where in filters:
-            results.extend(await replay(store, config, where, limit=limit, dry_run=dry_run))
-    return results
+        return await replay(store, config, filters, limit=limit, dry_run=dry_run)
 
 
 def _print_replayed(results: list[Replayed], *, dry_run: bool) -> None:

@@ -225,7 +225,9 @@ class Store(Protocol):
     async def purge_deliveries(
         self, *, ids: Collection[int] | None, status: DeliveryStatus | None, destination: str | None
     ) -> int:
-        """Delete finished deliveries for good (e.g. dead letters nobody will retry)."""
+        """Erase finished deliveries (e.g. dead letters nobody will retry): their conversion,
+        answers and attempts. Their identity stays while their event is kept (the dedupe
+        retention), so the conversion is never recorded again."""
         ...
 
     async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
@@ -238,12 +240,14 @@ class Store(Protocol):
         """Stored raw bodies for replay, oldest first."""
         ...
 
-    async def replay(self, events: Sequence[NewEvent]) -> list[Stored]:
+    async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
         """Re-record stored events under new mapping results.
 
         Updates each event's outcome and rule results and adds the deliveries it did not have;
-        a conversion already recorded (by this event or another) is never recorded twice, so
-        replaying twice delivers nothing twice.
+        a conversion already recorded (by this event or another, even if its delivery was
+        purged since) is never recorded twice, so replaying twice delivers nothing twice.
+        `dry_run` decides exactly as a replay of the same events in order would, and stores
+        nothing (the same statements, rolled back).
         """
         ...
 

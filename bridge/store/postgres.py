@@ -227,11 +227,7 @@ WITH gone AS (
     DELETE FROM deliveries_done
     WHERE ($1::bigint[] IS NULL OR id = ANY($1)) AND ($2::text IS NULL OR status = $2)
       AND ($3::text IS NULL OR destination = $3)
-    RETURNING id, destination, dedupe_key
-),
-forgotten AS (
-    DELETE FROM conversion_keys k USING gone g
-    WHERE k.destination = g.destination AND k.dedupe_key = g.dedupe_key
+    RETURNING id
 ),
 history AS (DELETE FROM attempts WHERE delivery_ref IN (SELECT id FROM gone))
 SELECT count(*) FROM gone
@@ -436,9 +432,17 @@ class PostgresStore:
             rows = await connection.fetch(_RAW_EVENTS, *_event_arguments(where), limit)
         return [RawEvent(*row) for row in rows]
 
-    async def replay(self, events: Sequence[NewEvent]) -> list[Stored]:
-        async with self._connection() as connection, connection.transaction():
-            return [await _replay_one(connection, event) for event in events]
+    async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
+        async with self._connection() as connection:
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                results = [await _replay_one(connection, event) for event in events]
+            except BaseException:
+                await transaction.rollback()
+                raise
+            await (transaction.rollback() if dry_run else transaction.commit())
+            return results
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
@@ -507,10 +511,10 @@ async def _replay_one(connection: Any, event: NewEvent) -> Stored:
         [d.conversion for d in deliveries],
         [d.expires_at for d in deliveries],
     )
+    # Its conversion keys outlive purged deliveries: an event that recorded a conversion once
+    # stays `accepted`.
     has_deliveries = await connection.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE event_ref = $1)"
-        " OR EXISTS (SELECT 1 FROM deliveries_done WHERE event_ref = $1)",
-        event_ref,
+        "SELECT EXISTS (SELECT 1 FROM conversion_keys WHERE event_ref = $1)", event_ref
     )
     first_recorded_by = None
     if created < len({(d.destination, d.dedupe_key) for d in deliveries}):

@@ -87,7 +87,8 @@ WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND lease_owner = ?)
 _TRACE_DELIVERIES = """
 SELECT d.id, e.source, e.event_id, d.rule, d.destination, d.status, d.attempts, d.created_at,
        d.next_attempt_at, d.finished_at, d.last_status, d.last_answer, d.conversion
-FROM deliveries d JOIN events e ON e.id = d.event_ref WHERE d.event_ref = ? ORDER BY d.id
+FROM deliveries d JOIN events e ON e.id = d.event_ref
+WHERE d.event_ref = ? AND d.purged_at IS NULL ORDER BY d.id
 """
 _TRACE_ATTEMPTS = """
 SELECT a.delivery_ref, a.attempted_at, a.duration_ms, a.http_status, a.outcome, a.answer
@@ -126,8 +127,21 @@ def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
 
 
 def migrate(path: Path, busy_timeout_ms: int = 5000) -> int:
-    """Apply pending migrations under an exclusive write lock; returns the schema version."""
+    """Apply pending migrations, each under an exclusive write lock; returns the schema version.
+
+    Each migration runs on a connection of its own: one that edits the schema's text (0002)
+    leaves the connection's parsed schema behind, and an `ALTER TABLE` on that connection
+    would write at the old text's offsets.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        version, applied = _apply_next_migration(path, busy_timeout_ms)
+        if not applied:
+            return version
+
+
+def _apply_next_migration(path: Path, busy_timeout_ms: int) -> tuple[int, bool]:
+    """(schema version, whether a migration was applied to reach it)."""
     connection = connect(path, busy_timeout_ms)
     try:
         connection.execute(
@@ -136,24 +150,27 @@ def migrate(path: Path, busy_timeout_ms: int = 5000) -> int:
         )
         connection.execute("BEGIN IMMEDIATE")
         try:
-            current = connection.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
-            ).fetchone()[0]
-            for migration in migrations("sqlite"):
-                if migration.version <= current:
-                    continue
-                for statement in _statements(migration.sql):
-                    connection.execute(statement)
+            current = int(
                 connection.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                    (migration.version, migration.name, int(time.time() * 1000)),
-                )
-                current = migration.version
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+                ).fetchone()[0]
+            )
+            pending = [m for m in migrations("sqlite") if m.version > current]
+            if not pending:
+                connection.execute("COMMIT")
+                return current, False
+            migration = pending[0]
+            for statement in _statements(migration.sql):
+                connection.execute(statement)
+            connection.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                (migration.version, migration.name, int(time.time() * 1000)),
+            )
             connection.execute("COMMIT")
         except BaseException:
             connection.rollback()
             raise
-        return int(current)
+        return migration.version, True
     finally:
         connection.close()
 
@@ -360,9 +377,21 @@ class SQLiteStore:
         self, *, ids: Collection[int] | None, status: DeliveryStatus | None, destination: str | None
     ) -> int:
         where, params = _delivery_filter(ids, status, destination)
-        sql = f"DELETE FROM deliveries AS d WHERE {where} AND d.status != 'pending'"
-        count: int = await self.writer.run(lambda c: c.execute(sql, params).rowcount)
-        return count
+        finished = f"SELECT d.id FROM deliveries AS d WHERE {where} AND d.status != 'pending'"
+        forget_attempts = f"DELETE FROM attempts WHERE delivery_ref IN ({finished})"
+        # The row stays, emptied, for its key and its id (migration 0003).
+        empty = (
+            "UPDATE deliveries SET purged_at = ?, conversion = X'', last_answer = NULL"
+            f" WHERE id IN ({finished})"
+        )
+        now = int(time.time() * 1000)
+
+        def purge(connection: sqlite3.Connection) -> int:
+            connection.execute(forget_attempts, params)
+            count: int = connection.execute(empty, (now, *params)).rowcount
+            return count
+
+        return await self.writer.run(purge)
 
     async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
         clause, params = _event_filter(where)
@@ -398,8 +427,20 @@ class SQLiteStore:
         rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
         return [RawEvent(*row) for row in rows]
 
-    async def replay(self, events: Sequence[NewEvent]) -> list[Stored]:
-        return await self.writer.run(lambda c: [_replay_one(c, event) for event in events])
+    async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
+        def replay(connection: sqlite3.Connection) -> list[Stored]:
+            return [_replay_one(connection, event) for event in events]
+
+        def rehearse(connection: sqlite3.Connection) -> list[Stored]:
+            connection.execute("SAVEPOINT dry_run")
+            try:
+                return replay(connection)
+            finally:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK TO dry_run")
+                    connection.execute("RELEASE dry_run")
+
+        return await self.writer.run(rehearse if dry_run else replay)
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
@@ -537,7 +578,7 @@ def _event_view(row: Sequence[Any]) -> EventView:
 def _delivery_filter(
     ids: Collection[int] | None, status: str | None, destination: str | None
 ) -> tuple[str, list[Any]]:
-    clauses: list[str] = ["1 = 1"]
+    clauses: list[str] = ["d.purged_at IS NULL"]
     params: list[Any] = []
     if ids is not None:
         chosen = list(ids)

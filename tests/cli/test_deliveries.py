@@ -55,9 +55,9 @@ def test_purge_forgets_dead_letters_but_never_pending_deliveries(
     assert main(["deliveries", "purge"]) == 2
     assert main(["deliveries", "list", "--status", "pending", "--json"]) == 0
     [pending] = orjson.loads(capsys.readouterr().out)
-    assert main(["deliveries", "purge", str(pending["id"])]) == 0
+    assert main(["deliveries", "purge", str(pending["id"]), "--yes"]) == 0
     assert capsys.readouterr().out.startswith("0 finished deliveries purged")
-    assert main(["deliveries", "purge", "--status", "dead"]) == 0
+    assert main(["deliveries", "purge", "--status", "dead", "--yes"]) == 0
     assert capsys.readouterr().out.startswith("1 finished deliveries purged")
     assert main(["deliveries", "list", "--json"]) == 0
     assert [d["event_id"] for d in orjson.loads(capsys.readouterr().out)] == ["evt_waiting"]

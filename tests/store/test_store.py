@@ -303,3 +303,85 @@ async def test_queue_depth_counts_pending_deliveries_and_the_longest_wait(store:
         ("convert", 1, 1, NOW),
         ("pagent", 1, 1, NOW + 5_000),
     ]
+
+
+async def _deliver_all(store: Store, destination: str = "pagent") -> None:
+    claimed = await store.claim("w", NOW, 100, LEASE, [destination])
+    await store.record(
+        "w", [AttemptRecord(d.id, "delivered", NOW, 1, http_status=200) for d in claimed]
+    )
+
+
+async def test_a_purged_delivery_is_never_recorded_again_by_a_replay(store: Store) -> None:
+    await store.ingest([new_event("evt_p", ("pagent", "txn:g:pi_1"))])
+    await _deliver_all(store)
+    assert await store.purge_deliveries(ids=None, status="delivered", destination=None) == 1
+    assert await store.list_deliveries(status=None, destination=None, limit=10) == []
+
+    [replayed] = await store.replay([new_event("evt_p", ("pagent", "txn:g:pi_1"))])
+    assert replayed.new_deliveries == 0
+    assert replayed.outcome == "accepted"  # its conversion was recorded, by itself
+    [again] = await store.ingest([new_event("evt_other", ("pagent", "txn:g:pi_1"))])
+    assert (again.outcome, again.duplicate_of) == ("duplicate", "evt_p")
+    assert await store.claim("w", NOW, 10, LEASE, ["pagent"]) == []
+
+
+async def test_purged_delivery_ids_are_not_given_to_new_deliveries(store: Store) -> None:
+    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
+    await _deliver_all(store)
+    [purged] = await store.list_deliveries(status="delivered", destination=None, limit=10)
+    await store.purge_deliveries(ids=[purged.id], status=None, destination=None)
+    await store.ingest([new_event("evt_2", ("pagent", "k2"))])
+    [new] = await store.list_deliveries(status=None, destination=None, limit=10)
+    assert new.id > purged.id
+
+
+async def test_a_purged_delivery_leaves_no_trace_of_its_conversion(store: Store) -> None:
+    await store.ingest([new_event("evt_t", ("pagent", "k1"))])
+    await _deliver_all(store)
+    await store.purge_deliveries(ids=None, status="delivered", destination=None)
+    trace = await store.event_trace("stripe", "evt_t")
+    assert trace is not None
+    assert (trace.deliveries, trace.attempts, trace.conversions) == ([], [], {})
+    retried = await store.retry_deliveries(
+        ids=None, status="delivered", destination=None, now=NOW, expires_at=NOW + HOUR
+    )
+    assert retried == 0
+
+
+async def test_a_purged_conversion_is_forgotten_with_its_event_by_retention(store: Store) -> None:
+    old = NOW - 10 * 24 * HOUR
+    await store.ingest([new_event("evt_old", ("pagent", "k1"), received_at=old)])
+    await _deliver_all(store)
+    await store.purge_deliveries(ids=None, status="delivered", destination=None)
+    counts = await store.purge(payloads_before=NOW, events_before=NOW - 7 * 24 * HOUR)
+    assert counts.events_deleted == 1
+    [again] = await store.ingest([new_event("evt_new", ("pagent", "k1"))])
+    assert again.outcome == "accepted"
+
+
+async def test_a_dry_run_replay_decides_as_the_replay_and_stores_nothing(store: Store) -> None:
+    await store.ingest(
+        [
+            new_event("evt_done", ("pagent", "txn:g:pi_1")),
+            new_event("evt_a", outcome="unmapped"),
+            new_event("evt_b", outcome="unmapped"),
+        ]
+    )
+    replays = [
+        new_event("evt_done", ("pagent", "txn:g:pi_1")),
+        new_event("evt_a", ("pagent", "txn:g:pi_2")),
+        new_event("evt_b", ("pagent", "txn:g:pi_2")),  # the same purchase as evt_a
+    ]
+    planned = await store.replay(replays, dry_run=True)
+    assert len(await store.list_deliveries(status=None, destination=None, limit=10)) == 1
+    assert [e.outcome for e in await store.list_events(EventFilter(outcome="unmapped"), 10)] == [
+        "unmapped",
+        "unmapped",
+    ]
+    done = [await store.replay([event]) for event in replays]
+    real = [stored for [stored] in done]
+    assert [(p.outcome, p.new_deliveries, p.duplicate_of) for p in planned] == [
+        (r.outcome, r.new_deliveries, r.duplicate_of) for r in real
+    ]
+    assert [r.outcome for r in real] == ["accepted", "accepted", "duplicate"]
