@@ -22,7 +22,14 @@ from bridge.mapping.config import Config
 from bridge.metrics import Metrics
 from bridge.model import Event, RuleResult
 from bridge.sources import InboundRequest, Source, SourceError
-from bridge.store.base import NewDelivery, NewEvent, Store, Stored, StoreUnavailable
+from bridge.store.base import (
+    NewDelivery,
+    NewEvent,
+    Store,
+    Stored,
+    StoreRefused,
+    StoreUnavailable,
+)
 
 log = logging.getLogger("bridge.ingest")
 
@@ -128,6 +135,12 @@ class Ingestor:
             log.error("webhook not stored", extra={**context, "status": 503, "error": str(exc)})
             answer = {"error": "storage unavailable, nothing was stored; retry later"}
             return Reply.json(503, answer, source), []
+        except StoreRefused as exc:
+            log.warning(
+                "webhook not storable", extra={**context, "status": 400, "reason": str(exc)}
+            )
+            answer = {"error": f"nothing was stored: {exc}"}
+            return Reply.json(400, answer, source), []
         if any(result.new_deliveries for result in stored):
             self._on_new_deliveries()
         committed = list(zip(planned, stored, strict=True))

@@ -19,6 +19,11 @@ class StoreUnavailable(Exception):
     """The store could not commit: the sender must be told to retry (503), never 200."""
 
 
+class StoreRefused(Exception):
+    """The store cannot keep this data (no column can hold a value of it): retrying cannot
+    help, so it is answered as bad input, never as an outage."""
+
+
 # The records made or read for every webhook and every delivery attempt are slotted but not
 # frozen: a frozen dataclass sets each field through object.__setattr__, which made building
 # them cost three times as much. Nothing mutates them after construction.
@@ -44,6 +49,24 @@ class NewEvent:
     """JSON: per-rule results and a one-line reason."""
     raw: bytes
     deliveries: tuple[NewDelivery, ...] = ()
+
+
+def unstorable(events: Sequence[NewEvent]) -> str | None:
+    """Why one of `events` holds text no store keeps, or None.
+
+    PostgreSQL's text refuses the NUL character; SQLite would keep it. Both stores refuse it,
+    so an event behaves the same on either. Values a sender controls are refused earlier,
+    by name (at parse, or as an `unmapped` field); this is the last line.
+    """
+    for event in events:
+        if "\x00" in event.event_id:
+            return "the event id holds a NUL character, which the store cannot keep"
+        if "\x00" in event.type:
+            return "the event type holds a NUL character, which the store cannot keep"
+        for delivery in event.deliveries:
+            if "\x00" in delivery.dedupe_key:
+                return "a conversion's key holds a NUL character, which the store cannot keep"
+    return None
 
 
 @dataclass(slots=True)

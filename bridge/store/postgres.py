@@ -34,13 +34,25 @@ from bridge.store.base import (
     QueueDepth,
     RawEvent,
     Stored,
+    StoreRefused,
     StoreUnavailable,
+    unstorable,
 )
 from bridge.store.migrations import migrations
 
 _MIGRATION_LOCK = 0x6272696467650001  # pg_advisory_xact_lock key: one migrator at a time
 _PURGE_CHUNK = 1000
-_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# What each error means: data PostgreSQL refuses is bad input, not an outage; everything else
+# the driver raises (a closed connection, "another operation is in progress" while the server
+# shuts down, a server error) means the store cannot answer now.
+_REFUSED = (asyncpg.DataError,)
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
 
 _INGEST = """
 WITH ev AS (
@@ -290,6 +302,9 @@ class PostgresStore:
             return version
 
     async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
+        refusal = unstorable(events)
+        if refusal is not None:
+            raise StoreRefused(refusal)
         async with self._connection() as connection, connection.transaction():
             return [await _ingest_one(connection, event) for event in events]
 
@@ -433,6 +448,9 @@ class PostgresStore:
         return [RawEvent(*row) for row in rows]
 
     async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
+        refusal = unstorable(events)
+        if refusal is not None:
+            raise StoreRefused(refusal)
         async with self._connection() as connection:
             transaction = connection.transaction()
             await transaction.start()
@@ -449,6 +467,8 @@ class PostgresStore:
         try:
             async with self._pool.acquire() as connection:
                 yield connection
+        except _REFUSED as exc:
+            raise StoreRefused(str(exc)) from exc
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
 

@@ -35,7 +35,9 @@ from bridge.store.base import (
     QueueDepth,
     RawEvent,
     Stored,
+    StoreRefused,
     StoreUnavailable,
+    unstorable,
 )
 from bridge.store.migrations import migrations
 from bridge.store.writer import GroupCommitWriter
@@ -233,6 +235,9 @@ class SQLiteStore:
         return int(row[0])
 
     def ingest(self, events: Sequence[NewEvent]) -> asyncio.Future[list[Stored]]:
+        refusal = unstorable(events)
+        if refusal is not None:
+            raise StoreRefused(refusal)
         return self.writer.run(lambda connection: [_ingest_one(connection, e) for e in events])
 
     async def claim(
@@ -428,6 +433,10 @@ class SQLiteStore:
         return [RawEvent(*row) for row in rows]
 
     async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
+        refusal = unstorable(events)
+        if refusal is not None:
+            raise StoreRefused(refusal)
+
         def replay(connection: sqlite3.Connection) -> list[Stored]:
             return [_replay_one(connection, event) for event in events]
 

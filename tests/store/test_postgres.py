@@ -75,3 +75,23 @@ async def test_separate_processes_never_claim_the_same_delivery(postgres_url: st
 async def test_an_unreachable_server_is_unavailable() -> None:
     with pytest.raises(StoreUnavailable, match="cannot open PostgreSQL store"):
         await open_store("postgresql://bridge@127.0.0.1:1/nowhere")
+
+
+class BusyPool:
+    """A pool whose driver is mid-operation on every connection, as while the server stops."""
+
+    def acquire(self) -> None:
+        raise asyncpg.exceptions.InternalClientError("another operation is in progress")
+
+
+async def test_a_driver_busy_while_the_server_shuts_down_is_an_outage_not_a_crash(
+    postgres_url: str,
+) -> None:
+    store = await PostgresStore.open(postgres_url)
+    pool, store._pool = store._pool, BusyPool()
+    try:
+        with pytest.raises(StoreUnavailable, match="another operation"):
+            await store.ingest([new_event("evt_1", ("pagent", "k1"))])
+    finally:
+        store._pool = pool
+        await store.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bridge.store import Store
-from bridge.store.base import AttemptRecord, EventFilter
+from bridge.store.base import AttemptRecord, EventFilter, NewEvent, StoreRefused
 from tests.store.conftest import HOUR, NOW, new_event
 
 LEASE = 60_000
@@ -385,3 +387,23 @@ async def test_a_dry_run_replay_decides_as_the_replay_and_stores_nothing(store: 
         (r.outcome, r.new_deliveries, r.duplicate_of) for r in real
     ]
     assert [r.outcome for r in real] == ["accepted", "accepted", "duplicate"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        new_event("evt_\x00nul", ("pagent", "k1")),
+        new_event("evt_1", ("pagent", "txn:\x00:pi_1")),
+    ],
+    ids=["event id", "conversion key"],
+)
+async def test_text_with_a_nul_is_refused_alike_by_both_stores(
+    store: Store, event: NewEvent
+) -> None:
+    with pytest.raises(StoreRefused, match="NUL character"):
+        await store.ingest([event])
+    with pytest.raises(StoreRefused, match="NUL character"):
+        await store.replay([event])
+    assert await store.list_events(EventFilter(), 10) == []
+    [stored] = await store.ingest([new_event("evt_2", ("pagent", "k2"))])  # nothing is stuck
+    assert stored.outcome == "accepted"
