@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 
 import httpx
 import pytest
 
-from tests.support.process import BridgeProcess
-from tests.support.stripe import REPO
+from tests.support.process import BridgeProcess, free_port
+from tests.support.stripe import REPO, signature
 from tests.support.vendor import LoopbackVendor
 from tests.support.waiting import wait_until
 
@@ -80,3 +81,38 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_local_stand_in_prints_what_bridge_delivers(bridge_process: BridgeProcess) -> None:
+    snippet = readme_block("stand-in")
+    port = free_port()
+    stand_in = subprocess.Popen(
+        ["bash", "-c", snippet.replace("9999", str(port))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: _listening(port), timeout=10)
+        bridge_process.env["PAGENT_BASE_URL"] = f"http://127.0.0.1:{port}"
+        bridge_process.start()
+        payload = (REPO / "mappings/samples/stripe/checkout.session.completed.json").read_bytes()
+        headers = {"Stripe-Signature": signature(payload), "Content-Type": "application/json"}
+        answer = httpx.post(
+            f"{bridge_process.url}/webhooks/stripe", content=payload, headers=headers
+        )
+        assert answer.json()["status"] == "accepted"
+        assert stand_in.stdout is not None
+        line = stand_in.stdout.readline()
+        assert line.startswith("POST /v1/conversions {")
+        assert '"revenue":2499' in line
+        wait_until(
+            lambda: "delivered" in bridge_process.cli("deliveries", "list").stdout, timeout=10
+        )
+    finally:
+        stand_in.terminate()
+        stand_in.wait(10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
