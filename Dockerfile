@@ -18,17 +18,16 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 RUN python3 -m venv /opt/bridge
 
-# Dependencies first, from pyproject.toml alone, so a code change reuses this layer.
+# Dependencies first, each at the version and hash requirements.lock pins (scripts/lock), so
+# a code change reuses this layer and every build installs the same bytes.
 # The optional build secret `ca-certificates` is a CA bundle for builds behind a TLS-inspecting
 # proxy; it is used for this step only and never stored in the image.
-COPY pyproject.toml ./
+COPY requirements.lock ./
 RUN --mount=type=secret,id=ca-certificates \
     if [ -s /run/secrets/ca-certificates ]; then export PIP_CERT=/run/secrets/ca-certificates; fi \
-    && python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
-      > requirements.txt \
-    && /opt/bridge/bin/pip install --no-cache-dir --requirement requirements.txt
+    && /opt/bridge/bin/pip install --no-cache-dir --require-hashes --requirement requirements.lock
 
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY bridge ./bridge
 # pip compiles the bytecode here, so nothing needs to write it on a read-only root at run time.
 RUN --mount=type=secret,id=ca-certificates \

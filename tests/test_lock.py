@@ -1,0 +1,60 @@
+"""The lock files pin, with hashes, every dependency pyproject.toml names, and every install
+(scripts, image) goes through them."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import pytest
+
+from tests.support.stripe import REPO
+
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def pins(lock: str) -> dict[str, str]:
+    """name -> version for every `name==version` entry, each of which must carry hashes."""
+    text = (REPO / lock).read_text()
+    entries = re.findall(
+        r"^([A-Za-z0-9_.-]+)==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}.*\n)+)", text, re.M
+    )
+    found = {_normal(name): version for name, version, _ in entries}
+    listed = re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.M)
+    assert len(found) == len(listed), f"{lock}: an entry without hashes"
+    return found
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {
+        _normal(re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0])
+        for requirement in requirements
+    }
+
+
+def test_the_runtime_lock_pins_every_runtime_dependency() -> None:
+    missing = _names(PYPROJECT["project"]["dependencies"]) - set(pins("requirements.lock"))
+    assert not missing, f"run scripts/lock: {sorted(missing)} not pinned"
+
+
+@pytest.mark.parametrize("extra", ["test", "bench"])
+def test_the_dev_lock_pins_every_tool(extra: str) -> None:
+    wanted = _names(PYPROJECT["project"]["optional-dependencies"][extra])
+    missing = wanted - set(pins("requirements-dev.lock"))
+    assert not missing, f"run scripts/lock: {sorted(missing)} not pinned"
+
+
+def test_both_locks_agree_on_every_runtime_version() -> None:
+    runtime, dev = pins("requirements.lock"), pins("requirements-dev.lock")
+    assert {name: dev.get(name) for name in runtime} == runtime
+
+
+def test_scripts_and_the_image_install_from_the_locks_with_hashes() -> None:
+    assert '--require-hashes -r "$lock"' in (REPO / "scripts" / "_venv").read_text()
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "--require-hashes --requirement requirements.lock" in dockerfile
+    assert "requirements.txt" not in dockerfile
