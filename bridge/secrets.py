@@ -75,7 +75,7 @@ class Secret:
             raise PydanticCustomError(
                 "inline_secret",
                 "secrets must be written as an environment reference like"
-                " ${{STRIPE_WEBHOOK_SECRET}}, never inline",
+                " ${STRIPE_WEBHOOK_SECRET}, never inline",
             )
         name = match.group(1)
         return cls(name, environ_from(info).get(name))
@@ -95,7 +95,8 @@ def _interpolate(value: Any, info: ValidationInfo) -> Any:
             return default
         raise PydanticCustomError(
             "unset_variable",
-            "environment variable {name} is not set and has no default (write ${{{name}:-value}})",
+            # pydantic fills in `{name}` as is and leaves every other brace alone
+            "environment variable {name} is not set and has no default (write ${{name}:-value})",
             {"name": name},
         )
 
