@@ -7,7 +7,11 @@
 #
 # BASE_IMAGE is any Debian-based image with python3 (3.11 or newer) and its venv module. The
 # same base is used to build and to run, so the virtualenv's interpreter links stay valid.
-ARG BASE_IMAGE=python:3.11.14-slim-bookworm
+# The default is pinned by the digest of its multi-architecture index, so every build starts
+# from the same bytes. To move to a newer base, read the tag's current digest and replace both:
+#   skopeo inspect --format '{{.Digest}}' docker://python:3.11.14-slim-bookworm
+#   (or: docker buildx imagetools inspect python:3.11.14-slim-bookworm)
+ARG BASE_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 FROM ${BASE_IMAGE} AS builder
 
