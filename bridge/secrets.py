@@ -8,11 +8,15 @@ as waiting for it, and nothing is dropped.
 
 from __future__ import annotations
 
+import base64
+import functools
 import os
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import quote, quote_plus
 
+import orjson
 from pydantic import BeforeValidator, GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -79,6 +83,28 @@ class Secret:
             )
         name = match.group(1)
         return cls(name, environ_from(info).get(name))
+
+
+@functools.cache
+def shown_forms(value: str) -> tuple[str, ...]:
+    """The ways `value` can appear in text a vendor or a library writes: as is, percent-encoded
+    (as in a URL's query: `?apikey=cdx%2BKEY`, with either case of hex digits), JSON-escaped,
+    and base64-encoded. Longest first, so a redaction replaces a whole form, not a piece."""
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        quote(value),
+        orjson.dumps(value).decode()[1:-1],
+        base64.b64encode(value.encode()).decode(),
+        base64.urlsafe_b64encode(value.encode()).decode(),
+    }
+    forms |= {form.rstrip("=") for form in forms}
+    forms |= {_PERCENT_HEX.sub(lambda escape: escape.group().lower(), form) for form in forms}
+    return tuple(sorted((form for form in forms if form), key=len, reverse=True))
+
+
+_PERCENT_HEX = re.compile(r"%[0-9A-F]{2}")
 
 
 def _interpolate(value: Any, info: ValidationInfo) -> Any:

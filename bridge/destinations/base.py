@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bridge import __version__
 from bridge.destinations.verdicts import Verdict, classify_http
 from bridge.model import Conversion
-from bridge.secrets import Secret
+from bridge.secrets import Secret, shown_forms
 
 DEFAULT_USER_AGENT = f"bridge/{__version__}"
 
@@ -124,10 +124,12 @@ class Destination(ABC):
         )
 
     def redact(self, text: str) -> str:
-        """`text` with this destination's secret values masked, for logs and stored answers."""
+        """`text` with this destination's secret values masked, for logs and stored answers:
+        every form a secret takes in a URL, a JSON document or a header, not only its raw text."""
         for secret in self.secrets:
             for value in secret.values():
-                text = text.replace(value, "***")
+                for form in shown_forms(value):
+                    text = text.replace(form, "***")
         return text
 
 
