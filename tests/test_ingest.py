@@ -100,9 +100,9 @@ async def test_an_event_no_rule_wants_is_ignored_but_kept_for_replay(harness: Ha
 async def test_an_unpaid_checkout_is_ignored_with_the_filter_that_said_no(harness: Harness) -> None:
     reply = await harness.send(s.event("checkout.session.completed", payment_status="unpaid"))
     assert reply.body["status"] == "ignored"
-    assert (
-        reply.body["reason"]
-        == "rule 'stripe-checkout-paid': when `data.object.payment_status == 'paid'` is false"
+    assert reply.body["reason"] == (
+        "rule 'stripe-checkout-paid': when"
+        " `data.object.payment_status != 'unpaid' && data.object.mode != 'setup'` is false"
     )
 
 

@@ -55,6 +55,21 @@ class VendorResponse:
         return text if len(text) <= limit else text[:limit] + "..."
 
 
+class Adjusted(str):
+    """What `validate_field` answers when the vendor takes a field after all, changed: the
+    text is the warning kept with the event, `value` what is sent instead (None leaves the
+    field out). It spares a whole conversion for one optional detail, as a vendor's own client
+    does (Convert's drops a segment it does not know). It is a `str`, so that a caller that only
+    reports problems (`bridge check` on a constant) still reports it."""
+
+    value: Any
+
+    def __new__(cls, warning: str, value: Any) -> Adjusted:
+        adjusted = super().__new__(cls, warning)
+        adjusted.value = value
+        return adjusted
+
+
 class DestinationOptions(BaseModel):
     """Settings every destination shares; each vendor extends it with its own."""
 
@@ -106,10 +121,12 @@ class Destination(ABC):
         return type(self).validate_field is not Destination.validate_field
 
     def validate_field(self, field: str, value: Any) -> str | None:
-        """Why this vendor cannot take `value` for `field`, or None.
+        """Why this vendor cannot take `value` for `field`, or None; or what it takes instead
+        (`Adjusted`, with the warning).
 
-        Called when a rule builds a conversion (an invalid value makes it `unmapped`, so it is
-        never sent wrong) and by `bridge check` on constants written in a rule.
+        Called when a rule builds a conversion (a value refused makes it `unmapped` for this
+        vendor, so it is never sent wrong; an adjusted one is used in its place and the warning
+        is in the rule's result) and by `bridge check` on constants written in a rule.
         """
         return None
 

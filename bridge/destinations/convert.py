@@ -9,7 +9,11 @@ Wire facts from Convert's integration guide, its OpenAPI document and its SDKs:
   Revenue goes the way the SDKs send it: a second conversion event of the same goal carrying
   `goalData` (`amount` as a decimal in major units, `productsCount`, `transactionId`,
   `customDimension1..5`).
-- `segments` accept only the documented keys and codes.
+- `segments`: Convert's SDKs keep only the documented keys. A key or code Convert does not
+  know is left out and one written in another case or shape is normalised (`us` -> `US`), with
+  a warning in the rule's result: one bad optional segment never costs the conversion. An empty
+  value (the guide builds `country: ''` for an unknown country) is not sent.
+- `sdk_key` is one segment of the path: percent-encoded.
 """
 
 from __future__ import annotations
@@ -17,12 +21,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any, Literal
+from urllib.parse import quote
 
 import orjson
 from pydantic import Field, field_validator
 
 from bridge import __version__
-from bridge.destinations.base import Destination, DestinationOptions, VendorRequest, shown_secret
+from bridge.destinations.base import (
+    Adjusted,
+    Destination,
+    DestinationOptions,
+    VendorRequest,
+    shown_secret,
+)
 from bridge.model import Conversion
 from bridge.secrets import EnvStr, Secret
 
@@ -40,6 +51,12 @@ SEGMENT_CODES: dict[str, frozenset[str] | None] = {
 LIST_SEGMENTS = frozenset({"devices", "customSegments"})
 CUSTOM_DIMENSIONS = tuple(f"customDimension{n}" for n in range(1, 6))
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CODES_BY_FOLDED = {
+    key: {code.lower(): code for code in codes}
+    for key, codes in SEGMENT_CODES.items()
+    if codes is not None
+}
+"""Per segment with codes, each code by its lower case: `ch` is `CH`, `New` is `new`."""
 
 
 class ConvertOptions(DestinationOptions):
@@ -102,7 +119,7 @@ class ConvertDestination(Destination):
 
     def validate_field(self, field: str, value: Any) -> str | None:
         if field == "segments":
-            return _segment_problem(value)
+            return _segments_taken(value)
         return None
 
     def requests(self, conversions: Sequence[Conversion]) -> list[VendorRequest]:
@@ -118,8 +135,9 @@ class ConvertDestination(Destination):
             conversion = conversions[index]
             visitor_id = str(conversion.visitor_id)
             visitor = visitors.setdefault(visitor_id, {"visitorId": visitor_id, "events": []})
-            if conversion.segments:
-                visitor["segments"] = {**visitor.get("segments", {}), **conversion.segments}
+            segments = _known(conversion.segments)
+            if segments:
+                visitor["segments"] = {**visitor.get("segments", {}), **segments}
             visitor["events"].extend(self._events(conversion))
         body = {
             "accountId": self.options.account_id,
@@ -145,7 +163,7 @@ class ConvertDestination(Destination):
     def _url(self) -> str:
         base = self.options.base_url.rstrip("/")
         if self.options.sdk_key:
-            return f"{base}/v1/track/{self.options.sdk_key}"
+            return f"{base}/v1/track/{quote(self.options.sdk_key, safe='')}"
         return f"{base}/v1/track/{self.options.account_id}/{self.options.project_id}"
 
     def _events(self, conversion: Conversion) -> list[dict[str, Any]]:
@@ -190,23 +208,62 @@ def _dimension(value: Any) -> str | list[str]:
     return str(value)
 
 
-def _segment_problem(segments: Any) -> str | None:
+def _known(segments: dict[str, str | list[str]] | None) -> dict[str, str | list[str]]:
+    """The segments the browser knew: an empty value means unknown, and is not sent."""
+    if not segments:
+        return {}
+    return {key: value for key, value in segments.items() if value not in ("", [])}
+
+
+def _segments_taken(segments: Any) -> str | None:
+    """None when Convert takes `segments` as they are, else what it takes (`Adjusted`)."""
     if not isinstance(segments, dict):
         return "must be an object"
+    taken: dict[str, Any] = {}
+    notes: list[str] = []
     for key, value in segments.items():
         if key not in SEGMENT_CODES:
-            return f"Convert has no segment {key!r} (known: {', '.join(SEGMENT_CODES)})"
-        values = value if isinstance(value, list) else [value]
-        if key in LIST_SEGMENTS and not isinstance(value, list):
-            return f"{key} must be a list, e.g. [{value!r}]"
-        if key not in LIST_SEGMENTS and isinstance(value, list):
-            return f"{key} must be a single value"
-        codes = SEGMENT_CODES[key]
-        bad = [item for item in values if codes is not None and item not in codes]
-        if bad:
-            return (
-                f"{key} {bad[0]!r} is not one of Convert's codes ({', '.join(sorted(codes or ()))})"
-            )
-        if key == "country" and not _COUNTRY.match(str(value)):
-            return f"country must be a two-letter upper-case ISO code like US, got {value!r}"
-    return None
+            known = ", ".join(SEGMENT_CODES)
+            notes.append(f"Convert has no segment {key!r}: left out (known: {known})")
+            continue
+        kept, note = _segment(key, value)
+        if kept is not None:
+            taken[key] = kept
+        if note:
+            notes.append(note)
+    return Adjusted("; ".join(notes), taken or None) if notes else None
+
+
+def _segment(key: str, value: Any) -> tuple[Any, str | None]:
+    """What Convert takes for segment `key` (None: nothing) and, when it is not `value`, why."""
+    if value in ("", []):
+        return value, None
+    items = value if isinstance(value, list) else [value]
+    codes = [_code(key, item) for item in items]
+    kept = [code for code in codes if code is not None]
+    if key in LIST_SEGMENTS:
+        taken: Any = kept or None
+    elif len(items) == 1:
+        taken = kept[0] if kept else None
+    else:
+        return None, f"{key} {value!r} must be a single value: left out"
+    bad = [item for item, code in zip(items, codes, strict=True) if code is None]
+    if bad:
+        return taken, f"{key} {bad[0]!r} is not {_expected(key)}: left out"
+    return taken, None if taken == value else f"{key} {value!r} sent as {taken!r}"
+
+
+def _code(key: str, item: Any) -> str | None:
+    """`item` as Convert writes it for segment `key`, or None when it is not one of its values."""
+    text = str(item).strip()
+    if key == "country":
+        code = text.upper()
+        return code if _COUNTRY.match(code) else None
+    codes = _CODES_BY_FOLDED.get(key)
+    return text if codes is None else codes.get(text.lower())
+
+
+def _expected(key: str) -> str:
+    if key == "country":
+        return "a two-letter ISO country code like US"
+    return f"one of Convert's codes ({', '.join(sorted(SEGMENT_CODES[key] or ()))})"

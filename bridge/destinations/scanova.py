@@ -3,8 +3,9 @@
 Wire facts from Scanova's API reference and guides: `X-API-Key` auth; `site_id`, `event_name`
 (Scanova lower-cases it and replaces other characters with `_`: we do the same first, so a
 retried event dedupes), `scan_session_id` (a UUID from the QR scan redirect; without it nothing
-can be attributed), `event_id` (Scanova dedupes on it: ours is a UUID derived from the
-conversion's identity, the same on every retry), `event_time` (ISO 8601),
+can be attributed; it is Scanova's own id, so it is sent exactly as the redirect wrote it, in
+its case and with or without hyphens), `event_id` (Scanova dedupes on it: ours is a UUID
+derived from the conversion's identity, the same on every retry), `event_time` (ISO 8601),
 `conversion_value {amount (decimal major units), currency}`, `user_identifiers {email_hash,
 external_id}` (never a raw email), `properties` (at most 10 KB serialised), `consent`.
 Answers: 413 means "split into smaller batches"; 429 carries `Retry-After` (Scanova suggests
@@ -40,6 +41,10 @@ NO_RETRY_AFTER_SECONDS = 60.0
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c3a52-9b7e-5d40-8c2a-5ca70a5e0e01")
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
+_UUID = re.compile(
+    r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
+"""A UUID as an id is written: 32 hex digits, or hyphenated 8-4-4-4-12, in either case."""
 
 
 class ScanovaOptions(DestinationOptions):
@@ -69,7 +74,7 @@ class ScanovaDestination(Destination):
         return self.options.batch_size
 
     def validate_field(self, field: str, value: Any) -> str | None:
-        if field == "session_id" and not _is_uuid(value):
+        if field == "session_id" and not _UUID.fullmatch(str(value)):
             return "Scanova's scan_session_id must be a UUID (from the QR scan redirect)"
         if field == "event_name" and not 1 <= len(event_name(value)) <= 64:
             return "Scanova's event_name must have 1 to 64 letters, digits or underscores"
@@ -104,7 +109,7 @@ class ScanovaDestination(Destination):
         event: dict[str, Any] = {
             "site_id": self.options.site_id,
             "event_name": event_name(conversion.event_name or ""),
-            "scan_session_id": str(uuid.UUID(str(conversion.session_id))),
+            "scan_session_id": conversion.session_id,
             "event_id": str(
                 uuid.uuid5(EVENT_ID_NAMESPACE, f"{self.name}:{conversion.dedupe_key()}")
             ),
@@ -153,11 +158,3 @@ class ScanovaDestination(Destination):
 def event_name(value: Any) -> str:
     """Scanova's own normalisation: lower case, runs of other characters become `_`."""
     return _NOT_NAME.sub("_", str(value).lower()).strip("_")
-
-
-def _is_uuid(value: Any) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

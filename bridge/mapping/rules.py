@@ -3,6 +3,9 @@
 A rule applies to one source and, optionally, a list of event types; its `when` filter decides
 whether it matches; its entries build the conversion. A matching rule either converts or is
 `unmapped` with every missing or invalid field named, so the user can fix the mapping and replay.
+A destination may take a value changed instead of refusing it (`Adjusted`: Convert leaves out a
+segment it does not know): the conversion carries the changed value, and the rule's result the
+warning.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge.destinations.base import Adjusted
 from bridge.mapping.entries import Entries, compile_entries
 from bridge.mapping.expressions import EvaluationError, Expression
 from bridge.model import Conversion, Event, Provenance, RuleResult, utc_now
@@ -31,7 +35,8 @@ class Rule:
     line: int | None
     version: str
     field_checks: Mapping[str, Callable[[str, Any], str | None]] = field(default_factory=dict)
-    """Per destination that checks values: why it cannot take one (`Destination.validate_field`)."""
+    """Per destination that checks values: why it cannot take one, or what it takes instead
+    (`Destination.validate_field`)."""
     unmapped_required: tuple[str, ...] = field(init=False, repr=False, compare=False)
     """Required fields no entry maps (the loader refuses such rules; built ones may have them)."""
     _entries: Entries = field(init=False, repr=False, compare=False)
@@ -62,40 +67,54 @@ class Rule:
             )
         if problems:
             return self._unmapped("; ".join(problems))
-        accepting, refusals = self._accepting_destinations(values)
+        accepting, notes = self._accepting_destinations(values)
         if not accepting:
-            return self._unmapped("; ".join(refusals))
+            return self._unmapped("; ".join(notes))
         values.setdefault("occurred_at", event.occurred_at or utc_now())
         provenance = Provenance(event.source, event.event_id, self.name, self.file, self.version)
         return RuleResult(
             self.name,
             "converted",
-            f"rule {self.name!r}: " + "; ".join(refusals) if refusals else None,
+            f"rule {self.name!r}: " + "; ".join(notes) if notes else None,
             conversion=Conversion(provenance=provenance, **values),
             destinations=accepting,
         )
 
     def _accepting_destinations(self, values: dict[str, Any]) -> tuple[tuple[str, ...], list[str]]:
-        """Destinations that can take these values, and why the others cannot."""
+        """Destinations that can take these values, and why the others cannot or what they
+        take changed (`values` then holds the changed value: a field left out is removed)."""
         if not self.field_checks:
             return self.destinations, []
         accepting: list[str] = []
-        refusals: list[str] = []
+        notes: list[str] = []
+        changed: dict[str, Any] = {}
         for destination in self.destinations:
             check = self.field_checks.get(destination)
             if check is None:
                 accepting.append(destination)
                 continue
-            found = [
-                f"{name}: {problem}"
-                for name, value in values.items()
-                if (problem := check(name, value))
-            ]
-            if found:
-                refusals.append(f"destination {destination!r} refuses it: {'; '.join(found)}")
+            refused: list[str] = []
+            adjusted: dict[str, Adjusted] = {}
+            for name, value in values.items():
+                problem = check(name, value)
+                if isinstance(problem, Adjusted):
+                    adjusted[name] = problem
+                elif problem:
+                    refused.append(f"{name}: {problem}")
+            if refused:
+                notes.append(f"destination {destination!r} refuses it: {'; '.join(refused)}")
+                continue
+            accepting.append(destination)
+            if adjusted:
+                changed.update((name, problem.value) for name, problem in adjusted.items())
+                taken = "; ".join(f"{name}: {problem}" for name, problem in adjusted.items())
+                notes.append(f"destination {destination!r} takes it changed: {taken}")
+        for name, value in changed.items():
+            if value is None:
+                del values[name]
             else:
-                accepting.append(destination)
-        return tuple(accepting), refusals
+                values[name] = value
+        return tuple(accepting), notes
 
     def _unmapped(self, reason: str) -> RuleResult:
         return RuleResult(self.name, "unmapped", f"rule {self.name!r}: {reason}")

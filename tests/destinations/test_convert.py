@@ -2,7 +2,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from bridge.destinations.base import VendorResponse
+from bridge.destinations.base import Adjusted, VendorResponse
 from bridge.destinations.convert import ConvertDestination
 from bridge.destinations.verdicts import Delivered
 from bridge.money import Money
@@ -122,16 +122,24 @@ def test_a_user_agent_that_convert_would_drop_is_refused() -> None:
 def test_authorization_only_when_the_sdk_key_has_a_secret() -> None:
     [plain] = convert().requests([conversion(visitor_id="v", goal_id="1")])
     assert "Authorization" not in plain.headers
-    keyed = convert(sdk_key="10012345/10056789", sdk_key_secret="${CONVERT_SECRET}")
+    keyed = convert(sdk_key="abcdef123", sdk_key_secret="${CONVERT_SECRET}")
     [request] = keyed.requests([conversion(visitor_id="v", goal_id="1")])
-    assert request.url == "http://127.0.0.1:9/v1/track/10012345/10056789"
+    assert request.url == "http://127.0.0.1:9/v1/track/abcdef123"
     assert request.headers["Authorization"] == "Bearer sdk-secret-1"
     assert request.redacted_headers()["Authorization"] == "Bearer ${CONVERT_SECRET}"
 
 
-def test_sdk_key_endpoint() -> None:
-    [request] = convert(sdk_key="abcdef123").requests([conversion(visitor_id="v", goal_id="1")])
-    assert request.url == "http://127.0.0.1:9/v1/track/abcdef123"
+@pytest.mark.parametrize(
+    ("sdk_key", "path"),
+    [
+        ("abcdef123", "/v1/track/abcdef123"),
+        ("10012345/10056789", "/v1/track/10012345%2F10056789"),
+        ("key with space?#", "/v1/track/key%20with%20space%3F%23"),
+    ],
+)
+def test_the_sdk_key_is_one_segment_of_the_path(sdk_key: str, path: str) -> None:
+    [request] = convert(sdk_key=sdk_key).requests([conversion(visitor_id="v", goal_id="1")])
+    assert request.url == "http://127.0.0.1:9" + path
 
 
 def test_batches_hold_at_most_batch_size_conversions() -> None:
@@ -146,37 +154,60 @@ def test_without_enrichment_the_bucketing_is_required() -> None:
     assert convert(enrich_data=False).required_fields == {"visitor_id", "goal_id", "exposure"}
 
 
+VALID_SEGMENTS = {
+    "browser": "CH",
+    "devices": ["DESK", "IPH"],
+    "source": "ai_tool",
+    "visitorType": "returning",
+    "country": "US",
+    "campaign": "spring",
+    "customSegments": ["s1"],
+}
+
+
+def test_documented_segment_keys_and_codes_are_taken_as_they_are() -> None:
+    assert convert().validate_field("segments", VALID_SEGMENTS) is None
+
+
+def test_empty_segments_as_convert_builds_them_for_an_unknown_visitor_are_not_sent() -> None:
+    """Convert's integration guide sends `country: ''` and `customSegments: []` when unknown."""
+    unknown = {"browser": "OTH", "country": "", "campaign": "", "customSegments": []}
+    assert convert().validate_field("segments", unknown) is None
+    [request] = convert().requests([conversion(visitor_id="v", goal_id="1", segments=unknown)])
+    [visitor] = orjson.loads(request.body)["visitors"]
+    assert visitor["segments"] == {"browser": "OTH"}
+
+
 @pytest.mark.parametrize(
-    ("segments", "problem"),
+    ("segments", "sent", "warning"),
     [
+        ({"country": "us"}, {"country": "US"}, "country 'us' sent as 'US'"),
+        ({"browser": "ch", "visitorType": "New"}, {"browser": "CH", "visitorType": "new"}, None),
+        ({"devices": "DESK"}, {"devices": ["DESK"]}, "devices 'DESK' sent as ['DESK']"),
+        ({"browser": ["SF"]}, {"browser": "SF"}, "browser ['SF'] sent as 'SF'"),
         (
-            {
-                "browser": "CH",
-                "devices": ["DESK", "IPH"],
-                "source": "ai_tool",
-                "visitorType": "returning",
-                "country": "US",
-                "campaign": "spring",
-                "customSegments": ["s1"],
-            },
-            None,
+            {"browser": "Chrome", "country": "DE"},
+            {"country": "DE"},
+            "browser 'Chrome' is not one of Convert's codes (CH, FF, IE, OP, OTH, SF): left out",
         ),
-        ({"language": "en"}, "Convert has no segment 'language'"),
-        ({"browser": "Chrome"}, "browser 'Chrome' is not one of Convert's codes"),
-        ({"visitorType": "1"}, "visitorType '1' is not one of Convert's codes"),
-        ({"devices": "DESK"}, "devices must be a list"),
-        ({"country": "us"}, "country must be a two-letter upper-case ISO code"),
+        ({"devices": ["DESK", "laptop"]}, {"devices": ["DESK"]}, "devices 'laptop' is not one"),
+        ({"country": "USA", "source": "direct"}, {"source": "direct"}, "country 'USA' is not"),
+        ({"language": "en"}, None, "Convert has no segment 'language': left out"),
+        ({"visitorType": "1"}, None, "visitorType '1' is not one of Convert's codes"),
     ],
 )
-def test_only_documented_segment_keys_and_codes_are_accepted(
-    segments: dict[str, object], problem: str | None
+def test_a_segment_convert_would_not_take_is_normalised_or_left_out_with_a_warning(
+    segments: dict[str, object], sent: dict[str, object] | None, warning: str | None
 ) -> None:
     found = convert().validate_field("segments", segments)
-    if problem is None:
-        assert found is None
-    else:
-        assert found is not None
-        assert problem in found
+    assert isinstance(found, Adjusted)
+    assert found.value == sent
+    assert warning is None or warning in found
+    assert found  # the warning is never empty
+
+
+def test_what_is_not_a_segment_object_is_refused() -> None:
+    assert convert().validate_field("segments", ["CH"]) == "must be an object"
 
 
 def test_unknown_custom_dimensions_are_refused() -> None:

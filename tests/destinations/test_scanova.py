@@ -28,7 +28,7 @@ def scanova(name: str = "scanova", **options: object) -> ScanovaDestination:
 def test_one_event_is_exactly_the_documented_shape() -> None:
     email_hash = hashlib.sha256(b"jane@example.com").hexdigest()
     source = conversion(
-        session_id=SESSION.upper(),
+        session_id=SESSION,
         event_name="Purchase",
         revenue=Money(9999, "USD"),
         transaction_id="pi_1",
@@ -54,6 +54,16 @@ def test_one_event_is_exactly_the_documented_shape() -> None:
         "consent": "granted",
     }
     assert uuid.UUID(body["event_id"]).version == 5
+
+
+@pytest.mark.parametrize(
+    "issued",
+    [SESSION.upper(), SESSION.replace("-", ""), SESSION.replace("-", "").upper()],
+)
+def test_the_scan_session_id_is_sent_exactly_as_scanova_issued_it(issued: str) -> None:
+    assert scanova().validate_field("session_id", issued) is None
+    [request] = scanova().requests([conversion(session_id=issued, event_name="purchase")])
+    assert orjson.loads(request.body)["scan_session_id"] == issued
 
 
 def test_the_event_id_is_the_same_on_every_retry_and_differs_per_conversion() -> None:
@@ -116,6 +126,8 @@ def test_batches_go_to_the_batch_endpoint() -> None:
     ("field", "value", "problem"),
     [
         ("session_id", "not-a-uuid", "must be a UUID"),
+        ("session_id", "{" + SESSION + "}", "must be a UUID"),
+        ("session_id", "550e8400e29b41d4a716-4466-5544-0000", "must be a UUID"),
         ("session_id", SESSION, None),
         ("event_name", "!!!", "1 to 64"),
         ("properties", {"blob": "x" * 11000}, "at most 10240 bytes"),

@@ -137,26 +137,6 @@ def test_convert_batches_visitors_ten_conversions_per_request(tmp_path: Path) ->
         vendor.stop()
 
 
-def test_segment_codes_convert_does_not_know_are_unmapped_not_sent(tmp_path: Path) -> None:
-    vendor = LoopbackVendor(convert_bot_filter).start()
-    try:
-        bridge = start(tmp_path, vendor, "convert")
-        raw, headers = s.signed(
-            s.event(
-                "checkout.session.completed",
-                metadata={**METADATA, "convert_segments": '{"browser": "Chrome"}'},
-            )
-        )
-        answer = bridge.post("/webhooks/stripe", raw, headers).json()
-        assert answer["status"] == "unmapped"
-        assert "browser 'Chrome' is not one of Convert's codes" in answer["reason"]
-        time.sleep(0.3)
-        assert vendor.received == []
-        bridge.stop()
-    finally:
-        vendor.stop()
-
-
 # Scanova ---------------------------------------------------------------------------------
 
 

@@ -1,10 +1,11 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bridge.model import Event
+from bridge.mapping import load_config
+from bridge.model import Event, RuleResult
 from bridge.money import Money
 from tests.support import stripe as s
-from tests.support.mappings import config_with_rules
+from tests.support.mappings import ENVIRON, SOURCE, config_with_rules, write_mappings
 
 RULES = """
 rules:
@@ -84,3 +85,51 @@ def test_a_missing_optional_field_is_left_out(tmp_path: Path) -> None:
     [result] = evaluate(tmp_path, s.event("checkout.session.completed", payment_intent=None))
     assert result.status == "converted"
     assert result.conversion.transaction_id is None
+
+
+CONVERT_RULES = """
+destinations:
+  convert:
+    vendor: convert
+    account_id: "10012345"
+    project_id: "10056789"
+rules:
+  - name: paid
+    source: stripe
+    events: [checkout.session.completed]
+    destination: convert
+    conversion:
+      visitor_id: data.object.metadata.convert_visitor_id
+      goal_id: {const: "100037225"}
+      segments: json_parse(data.object.metadata.convert_segments)
+"""
+
+
+def convert_result(tmp_path: Path, segments: str) -> RuleResult:
+    """What the Convert rule makes of a checkout whose metadata carries `segments`."""
+    rules = load_config(write_mappings(tmp_path, source=SOURCE, rules=CONVERT_RULES), ENVIRON)
+    metadata = {"convert_visitor_id": "visitor-1", "convert_segments": segments}
+    payload = s.event("checkout.session.completed", metadata=metadata)
+    [result] = rules.rules.evaluate(stripe_event(payload))
+    return result
+
+
+def test_a_segment_the_vendor_takes_changed_converts_with_a_warning(tmp_path: Path) -> None:
+    result = convert_result(tmp_path, '{"browser": "CH", "country": "us", "language": "en"}')
+    assert result.status == "converted"
+    assert result.destinations == ("convert",)
+    assert result.conversion is not None
+    assert result.conversion.segments == {"browser": "CH", "country": "US"}
+    assert result.reason == (
+        "rule 'paid': destination 'convert' takes it changed: segments: country 'us' sent as"
+        " 'US'; Convert has no segment 'language': left out (known: browser, devices, source,"
+        " visitorType, country, campaign, customSegments)"
+    )
+
+
+def test_a_field_left_out_by_the_vendor_is_not_in_the_conversion(tmp_path: Path) -> None:
+    result = convert_result(tmp_path, '{"browser": "Chrome"}')
+    assert result.status == "converted"
+    assert result.conversion is not None
+    assert result.conversion.segments is None
+    assert "browser 'Chrome' is not one of Convert's codes" in (result.reason or "")
