@@ -41,12 +41,21 @@ def json_line(
 
 
 class TextFormatter(logging.Formatter):
-    """Plain lines with the structured fields appended as key=value."""
+    """Plain lines with the structured fields appended as key=value; a value with a space, a
+    quote, an `=` or nothing at all is quoted (as JSON quotes a string), so that where one value
+    ends and the next key starts is never in doubt."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
-        return line + "".join(f" {k}={v}" for k, v in extras.items())
+        return line + "".join(f" {k}={_text_value(v)}" for k, v in extras.items())
+
+
+def _text_value(value: object) -> str:
+    text = str(value)
+    if text and text.isprintable() and not any(c in text for c in ' "='):
+        return text
+    return orjson.dumps(text).decode()
 
 
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -3,6 +3,7 @@ received -> verified -> rules matched or why none -> conversions -> every delive
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -31,21 +32,24 @@ def trace_document(trace: EventTrace) -> dict[str, Any]:
     }
 
 
-def trace_text(trace: EventTrace) -> str:
+def trace_text(trace: EventTrace, waiting: Mapping[str, str] | None = None) -> str:
+    """The story in lines; `waiting` maps a destination to what its deliveries wait for
+    (`PAGENT_API_KEY is not set`), said instead of a next attempt that cannot happen."""
     event = trace.event
     kept = "raw payload kept" if event.payload_kept else "raw payload erased by retention"
+    reason = _outcome_reason(event.reason, trace.rules)
     lines = [
         f"event {event.event_id} from source {event.source!r} ({event.type})",
         f"  received  {format_moment(event.received_at)} ({kept})",
         "  verified  signature checked before anything was stored",
-        f"  outcome   {event.outcome}" + (f": {event.reason}" if event.reason else ""),
+        f"  outcome   {event.outcome}" + (f": {reason}" if reason else ""),
         "  rules",
     ]
     if not trace.rules:
         lines.append("    none applies to this event type")
     for rule in trace.rules:
-        reason = f" ({rule['reason']})" if rule.get("reason") else ""
-        lines.append(f"    {rule['rule']}: {rule['status']}{reason}")
+        said = (rule.get("reason") or "").removeprefix(f"rule {rule['rule']!r}: ")
+        lines.append(f"    {rule['rule']}: {rule['status']}" + (f" ({said})" if said else ""))
     lines.append("  deliveries" if trace.deliveries else "  deliveries: none")
     for delivery in trace.deliveries:
         tries = f"{delivery.attempts} attempt{'s' if delivery.attempts != 1 else ''}"
@@ -53,7 +57,10 @@ def trace_text(trace: EventTrace) -> str:
             f"    #{delivery.id} -> {delivery.destination} (rule {delivery.rule}):"
             f" {delivery.status} after {tries}"
         )
-        if delivery.status == "pending":
+        waits_for = (waiting or {}).get(delivery.destination)
+        if delivery.status == "pending" and waits_for:
+            lines.append(f"      waiting: {waits_for}")
+        elif delivery.status == "pending":
             lines.append(f"      next attempt {format_moment(delivery.next_attempt_at)}")
         for attempt in (a for a in trace.attempts if a.delivery_id == delivery.id):
             status = attempt.http_status if attempt.http_status is not None else "-"
@@ -64,3 +71,13 @@ def trace_text(trace: EventTrace) -> str:
         conversion = trace.conversions[delivery.id].decode()
         lines.append(f"      conversion {conversion}")
     return "\n".join(lines)
+
+
+def _outcome_reason(reason: str | None, rules: list[dict[str, str | None]]) -> str | None:
+    """The event's reason without what a rule's line below states already (the event's reason
+    joins its rules' reasons with `; `, and a rule's reason may hold `; ` itself)."""
+    stated = [(rule["rule"], rule["reason"]) for rule in rules if rule.get("reason")]
+    rest = reason or ""
+    for written in [f"rule {name!r}: {said}" for name, said in stated] + [s for _, s in stated]:
+        rest = rest.replace(str(written), "")
+    return "; ".join(part for part in rest.split("; ") if part.strip()) or None

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import orjson
 import pytest
 
-from bridge.logs import BatchingStreamHandler, JsonFormatter, info_line
+from bridge.logs import BatchingStreamHandler, JsonFormatter, TextFormatter, info_line
 
 
 def handler_on(
@@ -147,3 +147,18 @@ def test_a_level_above_info_keeps_the_webhook_line_out() -> None:
         logger.setLevel(logging.INFO)
         logger.propagate = True
         logger.removeHandler(handler)
+
+
+def test_text_lines_quote_values_with_spaces() -> None:
+    record = logging.makeLogRecord(
+        {
+            "name": "bridge.ingest",
+            "levelname": "INFO",
+            "msg": "webhook",
+            "source": "stripe",
+            "reason": 'session_id is missing ("x")',
+            "empty": "",
+        }
+    )
+    line = TextFormatter("%(message)s").format(record)
+    assert line == 'webhook source=stripe reason="session_id is missing (\\"x\\")" empty=""'

@@ -28,7 +28,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if getattr(args, "mappings", None) is not None:
         settings.mappings_dir = args.mappings
-    status: int = args.run(args, settings)
+    try:
+        status: int = args.run(args, settings)
+    except OSError as exc:
+        # A path from a setting that the system refuses (a store's folder that is a file, a
+        # disk that is full): the path and the reason are what a person can act on.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     return status
 
 

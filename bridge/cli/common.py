@@ -15,7 +15,7 @@ from bridge.mapping.config import Config, load_config
 from bridge.mapping.errors import MappingError
 from bridge.moments import parse_moment
 from bridge.settings import Settings
-from bridge.store import Store, open_store
+from bridge.store import Store, StoreUnavailable, open_store
 from bridge.store.base import EventFilter, EventOutcome
 
 if TYPE_CHECKING:
@@ -29,12 +29,48 @@ def load_or_report(directory: Path) -> Config | None:
     except MappingError as exc:
         for issue in exc.issues:
             print(f"error: {issue}", file=sys.stderr)
-        print(f"{len(exc.issues)} problem(s) in {directory}", file=sys.stderr)
+        if any(issue.line for issue in exc.issues):
+            print(f"{len(exc.issues)} problem(s) in {directory.absolute()}", file=sys.stderr)
         return None
 
 
+def waiting_destinations(directory: Path) -> dict[str, str]:
+    """Destination name -> what its deliveries wait for ("PAGENT_API_KEY is not set"), as the
+    mapping files read with this process's environment tell; empty when they cannot be loaded,
+    so a listing never depends on them."""
+    try:
+        config = load_config(directory)
+    except MappingError:
+        return {}
+    return {
+        name: f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
+        for name, destination in config.destinations.items()
+        if (missing := destination.missing_secrets())
+    }
+
+
+class UnreadableInput(Exception):
+    """A file named on the command line that cannot be read; the message says which and why."""
+
+
+def read_input(name: str) -> bytes:
+    """The bytes of a file named on the command line, or of stdin for `-`."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    path = Path(name).absolute()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 @asynccontextmanager
-async def store_session(settings: Settings) -> AsyncIterator[Store]:
+async def store_session(settings: Settings, *, existing: bool = False) -> AsyncIterator[Store]:
+    """The store, opened for one command. With `existing`, a SQLite store that is not there is
+    `StoreUnavailable` instead of a new empty file: a command that only reads or changes what is
+    stored, run in another directory, would otherwise answer "nothing here"."""
+    if existing:
+        _require_store(settings.database_url)
     store = await open_store(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool_size=2
     )
@@ -42,6 +78,24 @@ async def store_session(settings: Settings) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+def _require_store(url: str) -> None:
+    if not url.startswith("sqlite:"):
+        return
+    from bridge.store.sqlite import sqlite_path
+
+    path = sqlite_path(url).absolute()
+    if not path.exists():
+        raise StoreUnavailable(
+            f"no store at {path} (BRIDGE_DATABASE_URL is {url}): run this where bridge keeps"
+            " its store, or set BRIDGE_DATABASE_URL"
+        )
+
+
+def clipped(text: str, width: int = 200) -> str:
+    """`text` cut to `width` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def print_json(document: Any) -> None:

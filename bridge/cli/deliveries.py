@@ -9,7 +9,15 @@ import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from bridge.cli.common import add_mappings_option, fail, load_or_report, print_json, store_session
+from bridge.cli.common import (
+    add_mappings_option,
+    clipped,
+    fail,
+    load_or_report,
+    print_json,
+    store_session,
+    waiting_destinations,
+)
 from bridge.moments import format_moment
 from bridge.settings import Settings
 from bridge.store import StoreUnavailable
@@ -49,7 +57,7 @@ def add_commands(commands: Commands) -> None:
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     async def query() -> list[DeliveryView]:
-        async with store_session(settings) as store:
+        async with store_session(settings, existing=True) as store:
             return await store.list_deliveries(
                 status=args.status, destination=args.destination, limit=args.limit
             )
@@ -64,18 +72,22 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     if not views:
         print("no deliveries")
         return 0
+    waiting = waiting_destinations(settings.mappings_dir)
     print(
         f"{'ID':>6}  {'STATUS':9}  {'DESTINATION':14}  {'TRIES':>5}  {'WHEN':20}  "
         "EVENT (RULE) / LAST ANSWER"
     )
     for v in views:
+        waits_for = waiting.get(v.destination) if v.status == "pending" else None
         when = format_moment(v.finished_at if v.finished_at else v.next_attempt_at)
         print(
-            f"{v.id:>6}  {v.status:9}  {v.destination:14}  {v.attempts:>5}  {when:20}  "
-            f"{v.source}:{v.event_id} ({v.rule})"
+            f"{v.id:>6}  {v.status:9}  {v.destination:14}  {v.attempts:>5}  "
+            f"{'waiting' if waits_for else when:20}  {v.source}:{v.event_id} ({v.rule})"
         )
+        if waits_for:
+            print(f"{'':>62}waiting: {waits_for}")
         if v.last_answer:
-            print(f"{'':>62}{v.last_answer[:200]}")
+            print(f"{'':>62}{clipped(v.last_answer)}")
     return 0
 
 
@@ -92,7 +104,7 @@ def _retry(args: argparse.Namespace, settings: Settings) -> int:
     async def retry() -> int:
         now = int(time.time() * 1000)
         total = 0
-        async with store_session(settings) as store:
+        async with store_session(settings, existing=True) as store:
             for name in names:
                 max_age_ms = int(config.destinations[name].options.max_age_hours * 3_600_000)
                 total += await store.retry_deliveries(
@@ -127,7 +139,7 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
         return fail("nothing purged: confirm at the prompt, or pass --yes", 2)
 
     async def purge() -> int:
-        async with store_session(settings) as store:
+        async with store_session(settings, existing=True) as store:
             return await store.purge_deliveries(
                 ids=args.ids or None, status=args.status, destination=args.destination
             )

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 from bridge.cli.common import (
     add_event_filters,
     add_mappings_option,
+    clipped,
     event_filter,
     fail,
     load_or_report,
     print_json,
     store_session,
+    waiting_destinations,
 )
 from bridge.mapping.config import Config
 from bridge.moments import format_moment
@@ -68,7 +70,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), 2)
 
     async def query() -> list[EventView]:
-        async with store_session(settings) as store:
+        async with store_session(settings, existing=True) as store:
             return await store.list_events(where, args.limit)
 
     try:
@@ -88,13 +90,13 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
             f"{e.event_id:30}  {e.type}"
         )
         if e.reason:
-            print(f"{'':>78}{e.reason[:200]}")
+            print(f"{'':>78}{clipped(e.reason)}")
     return 0
 
 
 def _show(args: argparse.Namespace, settings: Settings) -> int:
     async def query() -> EventTrace | str:
-        async with store_session(settings) as store:
+        async with store_session(settings, existing=True) as store:
             found = await store.list_events(EventFilter(args.source, event_id=args.event_id), 10)
             if not found:
                 where = f" from source {args.source!r}" if args.source else ""
@@ -114,7 +116,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json(trace_document(trace))
     else:
-        print(trace_text(trace))
+        print(trace_text(trace, waiting_destinations(settings.mappings_dir)))
     return 0
 
 
@@ -146,7 +148,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 async def _replay_all(
     settings: Settings, config: Config, filters: list[EventFilter], limit: int, dry_run: bool
 ) -> list[Replayed]:
-    async with store_session(settings) as store:
+    async with store_session(settings, existing=True) as store:
         return await replay(store, config, filters, limit=limit, dry_run=dry_run)
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
-from bridge.cli.common import add_mappings_option, fail, load_or_report, print_json
+from bridge.cli.common import (
+    UnreadableInput,
+    add_mappings_option,
+    fail,
+    load_or_report,
+    print_json,
+    read_input,
+)
 from bridge.destinations import VendorRequest
 from bridge.mapping.config import Config
 from bridge.model import RuleResult
@@ -43,12 +49,15 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     warnings = config.warnings()
     for warning in warnings:
         print(f"warning: {warning}")
-    print(
-        f"ok: {len(config.files)} files, {len(config.sources)} sources, "
+    loaded = (
+        f"{len(config.files)} files, {len(config.sources)} sources, "
         f"{len(config.destinations)} destinations, {len(config.rules.rules)} rules"
-        + (f", {len(warnings)} warnings" if warnings else "")
     )
-    return 1 if warnings and args.strict else 0
+    counted = f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}"
+    if warnings and args.strict:
+        return fail(f"{counted}, and --strict treats warnings as errors ({loaded})")
+    print(f"ok: {loaded}" + (f", {counted}" if warnings else ""))
+    return 0
 
 
 def _try(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,10 +68,9 @@ def _try(args: argparse.Namespace, settings: Settings) -> int:
     if source is None:
         known = ", ".join(sorted(config.sources))
         return fail(f"unknown source {args.source!r} (known: {known})", 2)
-    body = sys.stdin.buffer.read() if args.payload == "-" else Path(args.payload).read_bytes()
     try:
-        events = source.parse(body)
-    except SourceError as exc:
+        events = source.parse(read_input(args.payload))
+    except (UnreadableInput, SourceError) as exc:
         return fail(str(exc))
     report = [
         _trial(config, event.source, event.event_id, event.type, config.rules.evaluate(event))

@@ -7,11 +7,12 @@ secrets are warnings, not errors: the service starts and reports what it is wait
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
@@ -28,6 +29,7 @@ from bridge.mapping.rules import Rule, RuleSet
 from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
 from bridge.model import CONVERSION_FIELDS
 from bridge.sources import SOURCE_KINDS, Source
+from bridge.sources.event_types import closest_event_type, known_event_types
 
 _Component = TypeVar("_Component", Source, Destination)
 
@@ -68,42 +70,67 @@ class Config:
     """File name -> version (sha256 prefix of its bytes)."""
     origins: dict[str, str] = field(default_factory=dict)
     """`source:NAME`, `destination:NAME`, `rule:NAME` -> `file:line` where it is defined."""
+    notes: list[str] = field(default_factory=list)
+    """What a running service would be waiting for or silently not doing, found at load."""
 
     def warnings(self) -> list[str]:
         """What a running service would be waiting for or silently not doing."""
-        notes: list[str] = []
-        for name, source in self.sources.items():
-            for var in source.missing_secrets():
-                wait = "webhooks to it are answered 503" if not source.ready else "it is skipped"
-                notes.append(
-                    f"source {name!r} ({self.origins[f'source:{name}']}): environment variable"
-                    f" {var} is not set; {wait} until it is"
-                )
-        for name, destination in self.destinations.items():
-            for var in destination.missing_secrets():
-                notes.append(
-                    f"destination {name!r} ({self.origins[f'destination:{name}']}): environment"
-                    f" variable {var} is not set; deliveries to it wait until it is"
-                )
-        used_sources = {rule.source for rule in self.rules.rules}
-        used_destinations = {d for rule in self.rules.rules for d in rule.destinations}
-        notes.extend(
-            f"source {name!r} has no rules: its events are stored as ignored"
-            for name in self.sources
-            if name not in used_sources
-        )
-        notes.extend(
-            f"destination {name!r} is not used by any rule"
-            for name in self.destinations
-            if name not in used_destinations
-        )
-        return notes
+        return list(self.notes)
 
 
 def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Validate and compile all `*.yaml`/`*.yml` files in `directory` (not recursive)."""
     loader = _Loader(environ if environ is not None else os.environ)
     return loader.load(directory)
+
+
+def _unused(config: Config) -> Iterable[str]:
+    used_sources = {rule.source for rule in config.rules.rules}
+    used_destinations = {d for rule in config.rules.rules for d in rule.destinations}
+    for name in config.sources:
+        if name not in used_sources:
+            yield f"source {name!r} has no rules: its events are stored as ignored"
+    for name in config.destinations:
+        if name not in used_destinations:
+            yield f"destination {name!r} is not used by any rule"
+
+
+def _written_at(data: Any, location: Location, text: str) -> Location | None:
+    """Where under `location` (holding `data`) a string containing `text` is written."""
+    if isinstance(data, str):
+        return location if text in data else None
+    if isinstance(data, dict):
+        items: Iterable[tuple[str | int, Any]] = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return None
+    for key, value in items:
+        found = _written_at(value, (*location, key), text)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(model: type[BaseModel], path: Sequence[str | int]) -> list[str] | None:
+    """The keys the model at `path` inside `model` accepts, when they can be told."""
+    current: type[BaseModel] | None = model
+    for part in path:
+        annotation = _keys(current).get(str(part)) if current is not None else None
+        current = _model_in(annotation)
+    return sorted(_keys(current)) if current is not None else None
+
+
+def _keys(model: type[BaseModel]) -> dict[str, Any]:
+    return {info.alias or name: info.annotation for name, info in model.model_fields.items()}
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The one model an annotation (`Model`, `Model | None`) holds, if it holds one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = {found for arg in get_args(annotation) if (found := _model_in(arg)) is not None}
+    return models.pop() if len(models) == 1 else None
 
 
 def _constant_problem(destination: Destination, field_name: str, entry: Expression) -> str | None:
@@ -117,24 +144,34 @@ def _constant_problem(destination: Destination, field_name: str, entry: Expressi
 
 class _Loader:
     def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
         self.context = {"environ": environ}
         self.issues: list[MappingIssue] = []
+        self.waiting: dict[str, list[str]] = {"source": [], "destination": []}
+        """Per kind of entry: a warning for each secret that is not set."""
+        self.event_notes: list[str] = []
         self.sources: dict[str, Source] = {}
         self.destinations: dict[str, Destination] = {}
         self.origins: dict[str, str] = {}
+        self.broken: set[str] = set()
+        """`source:NAME` or `destination:NAME` defined with errors (already reported)."""
+        self.unread = False
+        """A file that could not be read at all may define any name a rule uses."""
 
     def load(self, directory: Path) -> Config:
+        where = str(directory.absolute())
+        if not directory.exists():
+            raise MappingError([MappingIssue(where, None, "", "mappings directory not found")])
         if not directory.is_dir():
-            raise MappingError(
-                [MappingIssue(str(directory), None, "", "mappings directory not found")]
-            )
+            problem = "not a directory (give the folder of mapping files)"
+            raise MappingError([MappingIssue(where, None, "", problem)])
         paths = sorted(
-            p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file()
+            p
+            for p in directory.iterdir()
+            if p.suffix in {".yaml", ".yml"} and (p.is_file() or p.is_symlink())
         )
         if not paths:
-            raise MappingError(
-                [MappingIssue(str(directory), None, "", "no mapping files (*.yaml) found")]
-            )
+            raise MappingError([MappingIssue(where, None, "", "no mapping files (*.yaml) found")])
         documents: list[tuple[YamlDocument, _FileModel]] = []
         for path in paths:
             parsed = self._read(path)
@@ -159,7 +196,7 @@ class _Loader:
                     rules.append(rule)
         if self.issues:
             raise MappingError(self.issues)
-        return Config(
+        config = Config(
             directory=directory,
             sources=self.sources,
             destinations=self.destinations,
@@ -167,17 +204,26 @@ class _Loader:
             files={str(document.path): document.version for document, _ in documents},
             origins=self.origins,
         )
+        config.notes = [
+            *self.waiting["source"],
+            *self.waiting["destination"],
+            *self.event_notes,
+            *_unused(config),
+        ]
+        return config
 
     def _read(self, path: Path) -> tuple[YamlDocument, _FileModel] | None:
         try:
             document = load_yaml(path)
         except MappingError as exc:
             self.issues.extend(exc.issues)
+            self.unread = True
             return None
         try:
             return document, _FileModel.model_validate(document.data or {})
         except ValidationError as exc:
-            self._report(document, (), exc)
+            self._report(document, (), exc, _FileModel)
+            self.unread = True
             return None
 
     def _build(
@@ -194,14 +240,46 @@ class _Loader:
         location: Location = (section, name)
         kind = self._registered(document, location, options, key, registry, f"{what} {key}")
         if kind is None or self._duplicate(document, location, what, name):
+            self.broken.add(f"{what}:{name}")
             return None
         component = registry[kind]
         try:
             validated = component.options_model.model_validate(options, context=self.context)
         except ValidationError as exc:
-            self._report(document, location, exc)
+            self._report(document, location, exc, component.options_model)
+            self.broken.add(f"{what}:{name}")
             return None
-        return component(name, validated)
+        built = component(name, validated)
+        self._note_missing_secrets(document, location, options, what, built)
+        return built
+
+    def _note_missing_secrets(
+        self,
+        document: YamlDocument,
+        location: Location,
+        options: dict[str, Any],
+        what: str,
+        component: Source | Destination,
+    ) -> None:
+        """A warning per unset secret, at the line that names it."""
+        if isinstance(component, Source):
+            ready = component.ready
+            wait = "webhooks to it are answered 503" if not ready else "it is skipped"
+        else:
+            wait = "deliveries to it wait"
+        for var in component.missing_secrets():
+            written = _written_at(options, location, f"${{{var}}}") or location
+            self.waiting[what].append(
+                f"{what} {component.name!r} ({document.path}:{document.line_of(written)}):"
+                f" environment variable {var} is not set{self._did_you_mean(var)};"
+                f" {wait} until it is"
+            )
+
+    def _did_you_mean(self, var: str) -> str:
+        """` (did you mean PAGENT_API_KEY? it is set)` for a name a set variable is close to."""
+        named = {name.upper(): name for name, value in self.environ.items() if value}
+        close = difflib.get_close_matches(var.upper(), list(named), n=1, cutoff=0.8)
+        return f" (did you mean {named[close[0]]}? it is set)" if close else ""
 
     def _compile_rule(
         self, document: YamlDocument, index: int, spec: dict[str, Any], taken: set[str]
@@ -210,16 +288,16 @@ class _Loader:
         try:
             model = _RuleModel.model_validate(spec)
         except ValidationError as exc:
-            self._report(document, location, exc)
+            self._report(document, location, exc, _RuleModel)
             return None
         before = len(self.issues)
         if model.name in taken:
             self._issue(document, (*location, "name"), f"rule name {model.name!r} is used twice")
-        if model.source not in self.sources:
+        if self._unknown("source", model.source):
             self._issue(document, (*location, "source"), f"unknown source {model.source!r}")
         destinations = [self.destinations.get(name) for name in model.destination]
-        for name, found in zip(model.destination, destinations, strict=True):
-            if found is None:
+        for name in model.destination:
+            if self._unknown("destination", name):
                 self._issue(document, (*location, "destination"), f"unknown destination {name!r}")
         when = self._expression(document, (*location, "when"), model.when) if model.when else None
         entries: dict[str, Expression] = {}
@@ -255,6 +333,7 @@ class _Loader:
             return None
         line = document.line_of(location)
         self.origins[f"rule:{model.name}"] = f"{document.path}:{line}"
+        self._note_unknown_event_types(document, location, model)
         return Rule(
             name=model.name,
             source=model.source,
@@ -270,6 +349,31 @@ class _Loader:
                 d.name: d.validate_field for d in destinations if d is not None and d.checks_fields
             },
         )
+
+    def _unknown(self, what: str, name: str) -> bool:
+        """A name no file defines; not said of one defined with errors, already reported, nor
+        while a file that could not be read may define it."""
+        defined = self.sources if what == "source" else self.destinations
+        return name not in defined and f"{what}:{name}" not in self.broken and not self.unread
+
+    def _note_unknown_event_types(
+        self, document: YamlDocument, location: Location, model: _RuleModel
+    ) -> None:
+        source = self.sources.get(model.source)
+        if source is None:  # defined with errors, already reported
+            return
+        known = known_event_types(source.kind)
+        if known is None:
+            return
+        for index, event_type in enumerate(model.events):
+            if event_type in known:
+                continue
+            line = document.line_of((*location, "events", index))
+            close = closest_event_type(source.kind, event_type)
+            self.event_notes.append(
+                f"rule {model.name!r} ({document.path}:{line}): {source.kind} never sends"
+                f" event type {event_type!r}" + (f" (did you mean {close!r}?)" if close else "")
+            )
 
     def _expression(
         self, document: YamlDocument, location: Location, text: str
@@ -313,7 +417,20 @@ class _Loader:
             MappingIssue(str(document.path), document.line_of(location), dotted(location), message)
         )
 
-    def _report(self, document: YamlDocument, base: Location, error: ValidationError) -> None:
+    def _report(
+        self,
+        document: YamlDocument,
+        base: Location,
+        error: ValidationError,
+        model: type[BaseModel],
+    ) -> None:
         for detail in error.errors(include_url=False):
-            location = (*base, *(part for part in detail["loc"] if isinstance(part, str | int)))
-            self._issue(document, location, detail["msg"])
+            parts = tuple(part for part in detail["loc"] if isinstance(part, str | int))
+            message = detail["msg"]
+            if detail["type"] == "extra_forbidden":
+                allowed = _allowed_keys(model, parts[:-1])
+                if allowed is not None:
+                    message = f"unknown key (allowed: {', '.join(allowed)})"
+            elif detail["type"] == "unset_variable":
+                message += self._did_you_mean(str(detail.get("ctx", {}).get("name", "")))
+            self._issue(document, (*base, *parts), message)

@@ -40,7 +40,10 @@ class YamlDocument:
 
 def load_yaml(path: Path, *, display_name: str | None = None) -> YamlDocument:
     name = display_name or str(path)
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MappingError([MappingIssue(name, None, "", f"cannot read: {exc.strerror}")]) from None
     loader = yaml.SafeLoader(raw.decode("utf-8", errors="replace"))
     lines: dict[Location, int] = {}
     issues: list[MappingIssue] = []

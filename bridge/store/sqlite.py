@@ -205,8 +205,9 @@ class SQLiteStore:
     async def open(cls, path: Path, *, busy_timeout_ms: int = 5000) -> SQLiteStore:
         try:
             await asyncio.to_thread(migrate, path, busy_timeout_ms)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot prepare database {path}: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:  # OSError: a folder that cannot be made
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StoreUnavailable(f"cannot prepare database {path}: {reason}") from exc
         store = cls(path, busy_timeout_ms=busy_timeout_ms)
         store.writer.start()
         return store

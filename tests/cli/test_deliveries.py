@@ -61,3 +61,48 @@ def test_purge_forgets_dead_letters_but_never_pending_deliveries(
     assert capsys.readouterr().out.startswith("1 finished deliveries purged")
     assert main(["deliveries", "list", "--json"]) == 0
     assert [d["event_id"] for d in orjson.loads(capsys.readouterr().out)] == ["evt_waiting"]
+
+
+def test_a_delivery_waiting_for_an_unset_secret_says_so(
+    environment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(store_dead_delivery(environment))
+    monkeypatch.delenv("PAGENT_API_KEY")
+    assert main(["deliveries", "list", "--status", "pending"]) == 0
+    [header, row, reason] = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "ANSWER"
+    assert row.split()[:5] == ["2", "pending", "pagent", "0", "waiting"]
+    assert reason.strip() == "waiting: PAGENT_API_KEY is not set"
+
+
+def test_deliveries_are_listed_when_the_mappings_cannot_be_loaded(
+    environment: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    asyncio.run(store_dead_delivery(environment))
+    monkeypatch.setenv("BRIDGE_MAPPINGS_DIR", str(tmp_path / "gone"))
+    assert main(["deliveries", "list", "--status", "pending"]) == 0
+    [header, row] = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "ANSWER"
+    assert row.split()[:4] == ["2", "pending", "pagent", "0"]
+
+
+def test_a_long_vendor_answer_is_cut_with_an_ellipsis(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def refused_at_length() -> None:
+        store = await SQLiteStore.open(environment)
+        await store.ingest([new_event("evt_long", ("pagent", "k1"))])
+        [claimed] = await store.claim("w", NOW, 10, 1000, ["pagent"])
+        answer = "HTTP 400: " + "x" * 300
+        await store.record(
+            "w", [AttemptRecord(claimed.id, "dead", NOW, 3, http_status=400, answer=answer)]
+        )
+        await store.close()
+
+    asyncio.run(refused_at_length())
+    assert main(["deliveries", "list"]) == 0
+    answer = capsys.readouterr().out.splitlines()[-1].strip()
+    assert answer == "HTTP 400: " + "x" * 189 + "…"

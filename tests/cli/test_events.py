@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -14,6 +15,7 @@ from bridge.ingest import Ingestor
 from bridge.sources import InboundRequest
 from bridge.store.base import AttemptRecord
 from bridge.store.sqlite import SQLiteStore
+from tests.store.conftest import new_event
 from tests.support import stripe as s
 from tests.support.mappings import config_with_rules
 
@@ -117,8 +119,9 @@ def test_events_show_tells_the_whole_story_with_the_vendor_answer(
     asyncio.run(receive_with_wrong_mapping(environment, tmp_path, "evt_a"))
     assert main(["events", "show", "evt_a"]) == 0
     before = capsys.readouterr().out
-    assert "outcome   unmapped" in before
-    assert "stripe-checkout-paid: unmapped" in before
+    assert "  outcome   unmapped\n" in before  # the reason is the rule's, stated once below
+    assert "stripe-checkout-paid: unmapped (session_id is missing" in before
+    assert before.count("data.object.metadata.pagent_session") == 1
     assert "deliveries: none" in before
     assert main(["replay", "evt_a"]) == 0
 
@@ -150,6 +153,47 @@ def test_events_show_tells_the_whole_story_with_the_vendor_answer(
     assert [a["http_status"] for a in delivery["attempts"]] == [503]
 
 
-def test_events_show_says_when_nothing_is_stored(capsys: pytest.CaptureFixture[str]) -> None:
+def test_events_show_says_when_nothing_is_stored(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def empty_store() -> None:
+        await (await SQLiteStore.open(environment)).close()
+
+    asyncio.run(empty_store())
     assert main(["events", "show", "evt_never"]) == 1
     assert "no event 'evt_never' is stored" in capsys.readouterr().err
+
+
+def test_events_list_marks_a_cut_reason_with_an_ellipsis(
+    environment: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def store_long_reason() -> None:
+        store = await SQLiteStore.open(environment)
+        detail = orjson.dumps({"reason": "r" * 300, "rules": []})
+        await store.ingest([replace(new_event("evt_long", outcome="unmapped"), detail=detail)])
+        await store.close()
+
+    asyncio.run(store_long_reason())
+    assert main(["events", "list"]) == 0
+    reason = capsys.readouterr().out.splitlines()[-1].strip()
+    assert reason == "r" * 199 + "…"
+
+
+def test_events_show_says_a_delivery_waits_for_an_unset_secret(
+    environment: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    async def store_waiting() -> None:
+        store = await SQLiteStore.open(environment)
+        await store.ingest([new_event("evt_waiting", ("pagent", "k1"))])
+        await store.close()
+
+    asyncio.run(store_waiting())
+    monkeypatch.delenv("PAGENT_API_KEY")
+    assert main(["events", "show", "evt_waiting"]) == 0
+    out = capsys.readouterr().out
+    assert "-> pagent (rule rule): pending after 0 attempts\n" in out
+    assert "      waiting: PAGENT_API_KEY is not set\n" in out
+    assert "next attempt" not in out

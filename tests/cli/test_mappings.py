@@ -25,7 +25,21 @@ def test_check_reports_secrets_not_set(
     out = capsys.readouterr().out
     assert "warning: destination 'pagent' (" in out
     assert "PAGENT_API_KEY is not set" in out
+    assert out.endswith("ok: 3 files, 1 sources, 1 destinations, 3 rules, 1 warning\n")
+
+
+def test_check_strict_says_that_it_failed_and_why(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("PAGENT_API_KEY")
     assert main(["check", "--strict"]) == 1
+    captured = capsys.readouterr()
+    assert "ok:" not in captured.out
+    assert captured.out.startswith("warning: destination 'pagent' (")
+    assert captured.err == (
+        "error: 1 warning, and --strict treats warnings as errors"
+        " (3 files, 1 sources, 1 destinations, 3 rules)\n"
+    )
 
 
 def test_check_fails_with_file_line_and_field(

@@ -81,7 +81,8 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
         "secrets must be written as an environment reference" in text
     )
     assert "rules.yaml:5: rules[0].destination: unknown destination 'nowhere'" in text
-    assert "rules[0].source: unknown source 'stripe'" in text
+    # source 'stripe' is defined, with an error already reported: not "unknown" as well
+    assert "unknown source 'stripe'" not in text
 
 
 def test_a_rule_must_map_what_its_vendor_requires(tmp_path: Path) -> None:
@@ -119,3 +120,113 @@ def test_unused_sources_and_destinations_are_pointed_out(tmp_path: Path) -> None
         "source 'stripe' has no rules: its events are stored as ignored",
         "destination 'pagent' is not used by any rule",
     ]
+
+
+def test_a_secret_warning_points_at_the_line_of_the_secret() -> None:
+    config = load_config(REPO / "mappings", {})
+    assert [warning.split(": ")[0] for warning in config.warnings()] == [
+        f"source 'stripe' ({REPO / 'mappings' / 'stripe.yaml'}:8)",
+        f"destination 'pagent' ({REPO / 'mappings' / 'pagent.yaml'}:7)",
+    ]
+
+
+def test_the_hints_show_the_reference_syntax_as_it_is_written(tmp_path: Path) -> None:
+    pagent = PAGENT.replace("${PAGENT_BASE_URL:-http://127.0.0.1:9}", "${PAGENT_URL}")
+    source = SOURCE.replace("${STRIPE_WEBHOOK_SECRET}", "whsec_inline")
+    found = "\n".join(problems(tmp_path, source=source, pagent=pagent, rules=RULE))
+    assert "is not set and has no default (write ${PAGENT_URL:-value})" in found
+    assert "environment reference like ${STRIPE_WEBHOOK_SECRET}, never inline" in found
+
+
+def test_an_unset_secret_named_like_a_set_variable_asks_did_you_mean(tmp_path: Path) -> None:
+    pagent = PAGENT.replace("${PAGENT_API_KEY}", "${PAGENT_APIKEY}")
+    folder = write_mappings(tmp_path, source=SOURCE, pagent=pagent, rules=RULE)
+    config = load_config(folder, ENVIRON)
+    assert config.warnings() == [
+        f"destination 'pagent' ({folder / 'pagent.yaml'}:6): environment variable PAGENT_APIKEY"
+        " is not set (did you mean PAGENT_API_KEY? it is set); deliveries to it wait until it is"
+    ]
+
+
+def test_an_unset_setting_named_like_a_set_variable_asks_did_you_mean(tmp_path: Path) -> None:
+    pagent = PAGENT.replace("${PAGENT_BASE_URL:-http://127.0.0.1:9}", "${PAGENT_BASEURL}")
+    folder = write_mappings(tmp_path, source=SOURCE, pagent=pagent, rules=RULE)
+    with pytest.raises(MappingError) as failure:
+        load_config(folder, {**ENVIRON, "PAGENT_BASE_URL": "http://127.0.0.1:9"})
+    found = [str(issue) for issue in failure.value.issues]
+    assert len(found) == 1
+    assert found[0].startswith(
+        f"{tmp_path / 'mappings' / 'pagent.yaml'}:5: destinations.pagent.base_url:"
+        " environment variable PAGENT_BASEURL is not set"
+    )
+    assert found[0].endswith("(did you mean PAGENT_BASE_URL? it is set)")
+
+
+def with_events(events: str) -> str:
+    return RULE.replace(
+        "    destination: pagent\n", f"    events: {events}\n    destination: pagent\n"
+    )
+
+
+def test_an_event_type_stripe_never_sends_is_a_warning_with_the_closest_one(
+    tmp_path: Path,
+) -> None:
+    rules = with_events("[checkout.session.completed, checkout.session.complete, refund]")
+    folder = write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, rules=rules)
+    config = load_config(folder, ENVIRON)
+    assert config.warnings() == [
+        f"rule 'paid' ({folder / 'rules.yaml'}:5): stripe never sends event type"
+        " 'checkout.session.complete' (did you mean 'checkout.session.completed'?)",
+        f"rule 'paid' ({folder / 'rules.yaml'}:5): stripe never sends event type 'refund'",
+    ]
+
+
+def test_every_event_type_stripe_sends_is_known(tmp_path: Path) -> None:
+    rules = with_events("[checkout.session.completed, payment_intent.succeeded, invoice.paid]")
+    config = load_config(
+        write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, rules=rules), ENVIRON
+    )
+    assert config.warnings() == []
+
+
+def test_an_unknown_key_lists_the_allowed_ones(tmp_path: Path) -> None:
+    rules = RULE.replace("    source: stripe\n", "    source: stripe\n    label: purchase\n")
+    found = problems(tmp_path, source=SOURCE + "    tolerance: 300\n", pagent=PAGENT, rules=rules)
+    folder = tmp_path / "mappings"
+    assert found == [
+        f"{folder / 'source.yaml'}:6: sources.stripe.tolerance: unknown key"
+        " (allowed: kind, secret, tolerance_seconds)",
+        f"{folder / 'rules.yaml'}:5: rules[0].label: unknown key"
+        " (allowed: conversion, destination, events, name, source, when)",
+    ]
+
+
+def test_an_unknown_section_lists_the_allowed_ones(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, source=SOURCE, pagent=PAGENT.replace("destinations:", "destination:")
+    )
+    assert found == [
+        f"{tmp_path / 'mappings' / 'pagent.yaml'}:2: destination: unknown key"
+        " (allowed: destinations, rules, sources)"
+    ]
+
+
+TWO_RULES = RULE + RULE.split("rules:\n")[1].replace("name: paid", "name: paid-again")
+
+
+def test_a_broken_destination_is_not_also_unknown_to_every_rule(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, source=SOURCE, pagent=PAGENT + "    batch_size: 500\n", rules=TWO_RULES
+    )
+    assert found == [
+        f"{tmp_path / 'mappings' / 'pagent.yaml'}:7: destinations.pagent.batch_size:"
+        " Input should be less than or equal to 100"
+    ]
+
+
+def test_a_destination_file_that_is_not_yaml_is_the_only_problem(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, source=SOURCE, pagent="destinations:\n  pagent: [\n", rules=TWO_RULES
+    )
+    assert len(found) == 1
+    assert found[0].startswith(f"{tmp_path / 'mappings' / 'pagent.yaml'}:3: invalid YAML")
