@@ -55,19 +55,16 @@ class VendorResponse:
         return text if len(text) <= limit else text[:limit] + "..."
 
 
-class Adjusted(str):
-    """What `validate_field` answers when the vendor takes a field after all, changed: the
-    text is the warning kept with the event, `value` what is sent instead (None leaves the
-    field out). It spares a whole conversion for one optional detail, as a vendor's own client
-    does (Convert's drops a segment it does not know). It is a `str`, so that a caller that only
-    reports problems (`bridge check` on a constant) still reports it."""
+@dataclass(frozen=True, slots=True)
+class Adjusted:
+    """What `validate_field` answers when the vendor takes a field after all, changed, as a
+    vendor's own client does (Convert's leaves out a segment it does not know): one optional
+    detail never costs the whole conversion."""
 
+    warning: str
+    """Why the value changed; kept with the event (its rule's result) and shown by `check`."""
     value: Any
-
-    def __new__(cls, warning: str, value: Any) -> Adjusted:
-        adjusted = super().__new__(cls, warning)
-        adjusted.value = value
-        return adjusted
+    """What is sent instead; None leaves the field out."""
 
 
 class DestinationOptions(BaseModel):
@@ -120,7 +117,7 @@ class Destination(ABC):
         """Whether `validate_field` can refuse anything: rules skip asking those that cannot."""
         return type(self).validate_field is not Destination.validate_field
 
-    def validate_field(self, field: str, value: Any) -> str | None:
+    def validate_field(self, field: str, value: Any) -> str | Adjusted | None:
         """Why this vendor cannot take `value` for `field`, or None; or what it takes instead
         (`Adjusted`, with the warning).
 

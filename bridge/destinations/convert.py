@@ -117,7 +117,7 @@ class ConvertDestination(Destination):
     def max_batch(self) -> int:
         return self.options.batch_size
 
-    def validate_field(self, field: str, value: Any) -> str | None:
+    def validate_field(self, field: str, value: Any) -> str | Adjusted | None:
         if field == "segments":
             return _segments_taken(value)
         return None
@@ -215,7 +215,7 @@ def _known(segments: dict[str, str | list[str]] | None) -> dict[str, str | list[
     return {key: value for key, value in segments.items() if value not in ("", [])}
 
 
-def _segments_taken(segments: Any) -> str | None:
+def _segments_taken(segments: Any) -> str | Adjusted | None:
     """None when Convert takes `segments` as they are, else what it takes (`Adjusted`)."""
     if not isinstance(segments, dict):
         return "must be an object"

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
 from bridge.destinations import VENDORS, Destination
+from bridge.destinations.base import Adjusted
 from bridge.mapping.errors import MappingError, MappingIssue, dotted
 from bridge.mapping.expressions import (
     EvaluationError,
@@ -133,7 +134,9 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return models.pop() if len(models) == 1 else None
 
 
-def _constant_problem(destination: Destination, field_name: str, entry: Expression) -> str | None:
+def _constant_problem(
+    destination: Destination, field_name: str, entry: Expression
+) -> str | Adjusted | None:
     """Check at load time what a rule writes as constants (the parts that need no payload)."""
     try:
         value = coerce(field_name, entry.search({}))
@@ -149,7 +152,7 @@ class _Loader:
         self.issues: list[MappingIssue] = []
         self.waiting: dict[str, list[str]] = {"source": [], "destination": []}
         """Per kind of entry: a warning for each secret that is not set."""
-        self.event_notes: list[str] = []
+        self.rule_notes: list[str] = []
         self.sources: dict[str, Source] = {}
         self.destinations: dict[str, Destination] = {}
         self.origins: dict[str, str] = {}
@@ -207,7 +210,7 @@ class _Loader:
         config.notes = [
             *self.waiting["source"],
             *self.waiting["destination"],
-            *self.event_notes,
+            *self.rule_notes,
             *_unused(config),
         ]
         return config
@@ -326,8 +329,14 @@ class _Loader:
                 )
             for field_name, entry in entries.items():
                 problem = _constant_problem(destination, field_name, entry)
-                if problem:
-                    where = (*location, "conversion", field_name)
+                where = (*location, "conversion", field_name)
+                if isinstance(problem, Adjusted):
+                    self.rule_notes.append(
+                        f"rule {model.name!r} ({document.path}:{document.line_of(where)}):"
+                        f" destination {destination.name!r} takes {field_name} changed:"
+                        f" {problem.warning}"
+                    )
+                elif problem:
                     self._issue(document, where, f"destination {destination.name!r}: {problem}")
         if len(self.issues) > before:
             return None
@@ -370,7 +379,7 @@ class _Loader:
                 continue
             line = document.line_of((*location, "events", index))
             close = closest_event_type(source.kind, event_type)
-            self.event_notes.append(
+            self.rule_notes.append(
                 f"rule {model.name!r} ({document.path}:{line}): {source.kind} never sends"
                 f" event type {event_type!r}" + (f" (did you mean {close!r}?)" if close else "")
             )

@@ -34,7 +34,9 @@ class Rule:
     file: str
     line: int | None
     version: str
-    field_checks: Mapping[str, Callable[[str, Any], str | None]] = field(default_factory=dict)
+    field_checks: Mapping[str, Callable[[str, Any], str | Adjusted | None]] = field(
+        default_factory=dict
+    )
     """Per destination that checks values: why it cannot take one, or what it takes instead
     (`Destination.validate_field`)."""
     unmapped_required: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -106,8 +108,8 @@ class Rule:
                 continue
             accepting.append(destination)
             if adjusted:
-                changed.update((name, problem.value) for name, problem in adjusted.items())
-                taken = "; ".join(f"{name}: {problem}" for name, problem in adjusted.items())
+                changed.update((name, found.value) for name, found in adjusted.items())
+                taken = "; ".join(f"{name}: {found.warning}" for name, found in adjusted.items())
                 notes.append(f"destination {destination!r} takes it changed: {taken}")
         for name, value in changed.items():
             if value is None:

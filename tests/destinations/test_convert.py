@@ -202,8 +202,8 @@ def test_a_segment_convert_would_not_take_is_normalised_or_left_out_with_a_warni
     found = convert().validate_field("segments", segments)
     assert isinstance(found, Adjusted)
     assert found.value == sent
-    assert warning is None or warning in found
-    assert found  # the warning is never empty
+    assert warning is None or warning in found.warning
+    assert found.warning  # never empty
 
 
 def test_what_is_not_a_segment_object_is_refused() -> None:

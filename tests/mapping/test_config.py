@@ -230,3 +230,60 @@ def test_a_destination_file_that_is_not_yaml_is_the_only_problem(tmp_path: Path)
     )
     assert len(found) == 1
     assert found[0].startswith(f"{tmp_path / 'mappings' / 'pagent.yaml'}:3: invalid YAML")
+
+
+CONVERT = """
+destinations:
+  convert:
+    vendor: convert
+    account_id: "10012345"
+    project_id: "10056789"
+"""
+CONVERT_RULE = """
+rules:
+  - name: paid
+    source: stripe
+    events: checkout.session.completed
+    destination: convert
+    conversion:
+      visitor_id: data.object.metadata.convert_visitor_id
+      goal_id: {const: "100037225"}
+      segments: {const: %s}
+"""
+
+
+def test_a_constant_the_vendor_takes_changed_is_a_warning_at_its_line(tmp_path: Path) -> None:
+    folder = write_mappings(
+        tmp_path, source=SOURCE, convert=CONVERT, rules=CONVERT_RULE % "{country: us}"
+    )
+    warnings = load_config(folder, ENVIRON).warnings()
+    assert (
+        f"rule 'paid' ({folder / 'rules.yaml'}:10): destination 'convert' takes segments changed:"
+        " country 'us' sent as 'US'"
+    ) in warnings
+
+
+SCANOVA = """
+destinations:
+  scanova:
+    vendor: scanova
+    site_id: site_abc123
+    api_key: ${SCANOVA_API_KEY}
+"""
+SCANOVA_RULE = """
+rules:
+  - name: paid
+    source: stripe
+    events: checkout.session.completed
+    destination: scanova
+    conversion:
+      session_id: {const: not-a-scan-session}
+      event_name: {const: purchase}
+"""
+
+
+def test_a_constant_the_vendor_refuses_is_still_an_error(tmp_path: Path) -> None:
+    found = problems(tmp_path, source=SOURCE, scanova=SCANOVA, rules=SCANOVA_RULE)
+    assert any(
+        "destination 'scanova': Scanova's scan_session_id must be a UUID" in p for p in found
+    )
