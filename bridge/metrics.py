@@ -135,8 +135,9 @@ class Metrics:
         )
         self.deliveries = Counter(
             "bridge_deliveries",
-            "Delivery attempts' results by destination, vendor and outcome "
-            "(delivered, not_credited, retry, dead)",
+            "Delivery attempts' results by destination, vendor and outcome (delivered,"
+            " not_credited, unverified: a 2xx answer bridge could not read, split: a refused"
+            " batch re-sent in halves, retry, dead)",
             ["destination", "vendor", "outcome"],
             registry=r,
         )

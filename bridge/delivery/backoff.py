@@ -20,3 +20,13 @@ class RetryPolicy:
         """Seconds to wait after the `failures`-th failed attempt (1 for the first)."""
         ceiling = min(self.max_delay_seconds, self.base_seconds * (1 << min(failures - 1, 60)))
         return ceiling / 2 + rng() * ceiling / 2
+
+    def after(
+        self, failures: int, asked_seconds: float | None, rng: Callable[[], float] = random.random
+    ) -> float:
+        """Seconds to wait after the `failures`-th failed attempt: the vendor's `Retry-After`
+        when it gave one, capped at `max_delay_seconds` (a vendor asking for days must not
+        outlast the max age), else the backoff."""
+        if asked_seconds is None:
+            return self.delay(failures, rng)
+        return min(asked_seconds, self.max_delay_seconds)

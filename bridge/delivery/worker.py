@@ -29,9 +29,17 @@ from bridge.destinations import Destination, VendorRequest, VendorResponse
 from bridge.destinations.verdicts import Dead, Delivered, Retry, Verdict
 from bridge.metrics import Metrics
 from bridge.model import Conversion
-from bridge.store.base import AttemptRecord, ClaimedDelivery, Store, StoreUnavailable
+from bridge.store.base import (
+    AttemptRecord,
+    ClaimedDelivery,
+    Store,
+    StoreRefused,
+    StoreUnavailable,
+)
 
 log = logging.getLogger("bridge.delivery")
+
+ANSWER_REFUSED = "(the vendor's answer could not be stored)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,17 +149,37 @@ class Worker:
             self._count(self._metrics, claimed, records)
         return len(claimed)
 
-    async def _record(self, records: Sequence[AttemptRecord], lease_ends: int) -> None:
-        """Record the attempts, retrying while the store is briefly unavailable (locked, busy):
-        the vendor already has these conversions, and a lost record means sending them again."""
+    async def _record(self, records: Sequence[AttemptRecord], lease_ends: int) -> bool:
+        """Record the attempts; False when they could not be (their leases run out, and they
+        are sent again). The vendor already has these conversions and a lost record means
+        sending them again, so a store briefly unavailable (locked, busy) is waited for, and
+        a record refused for its data (a vendor's answer the store cannot keep) is made again
+        at once without the answer: one odd answer neither stalls the round nor is resent."""
         delay = 0.1
         while True:
             try:
                 await self._store.record(self.owner, records)
-                return
-            except StoreUnavailable:
+                return True
+            except StoreRefused as exc:
+                if all(record.answer == ANSWER_REFUSED for record in records):
+                    log.error(
+                        "the store refused delivery attempts; they will be sent again",
+                        extra={"deliveries": len(records), "error": str(exc)},
+                    )
+                    return False
+                log.warning(
+                    "the store refused a vendor answer; recording the attempts without it",
+                    extra={"deliveries": len(records), "error": str(exc)},
+                )
+                records = [replace(record, answer=ANSWER_REFUSED) for record in records]
+            except StoreUnavailable as exc:
                 if self._now_ms() + delay * 1000 >= lease_ends - 1000:
-                    raise  # the leases run out: another attempt will resend, at least once
+                    log.error(
+                        "could not record delivery attempts; their leases run out and they"
+                        " will be sent again",
+                        extra={"deliveries": len(records), "error": str(exc)},
+                    )
+                    return False
                 log.warning("could not record delivery attempts yet; retrying")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -170,8 +198,9 @@ class Worker:
     async def _attempt(
         self, claimed: Sequence[ClaimedDelivery], now: int, lease_ends: int
     ) -> list[AttemptRecord]:
-        """Send every batch and record each one's outcome as soon as it is known, so a crash
-        loses (and later resends) at most the batches in flight, not the whole round."""
+        """Send every batch and record each request's outcome as soon as it is known, so a
+        crash loses (and later resends) at most the requests in flight, not the whole round.
+        Returns the records the store took."""
         records: list[AttemptRecord] = []
         by_destination: dict[str, list[tuple[ClaimedDelivery, Conversion]]] = defaultdict(list)
         for delivery in claimed:
@@ -186,22 +215,15 @@ class Worker:
                 records.append(self._give_up(delivery, now, refusal))
             else:
                 by_destination[delivery.destination].append((delivery, conversion))
-        if records:
-            await self._record(records, lease_ends)
-
-        async def send_and_record(
-            destination: Destination, batch: Sequence[tuple[ClaimedDelivery, Conversion]]
-        ) -> list[AttemptRecord]:
-            outcome = await self._send_batch(destination, batch)
-            await self._record(outcome, lease_ends)
-            return outcome
+        if records and not await self._record(records, lease_ends):
+            records = []
 
         batches: list[Coroutine[Any, Any, list[AttemptRecord]]] = []
         for name, pending in by_destination.items():
             destination = self._destinations[name]
             size = destination.max_batch
             batches.extend(
-                send_and_record(destination, pending[start : start + size])
+                self._send_batch(destination, pending[start : start + size], lease_ends)
                 for start in range(0, len(pending), size)
             )
         results = await asyncio.gather(*batches, return_exceptions=True)
@@ -212,30 +234,66 @@ class Worker:
         return records
 
     async def _send_batch(
-        self, destination: Destination, batch: Sequence[tuple[ClaimedDelivery, Conversion]]
+        self,
+        destination: Destination,
+        batch: Sequence[tuple[ClaimedDelivery, Conversion]],
+        lease_ends: int,
+        earlier: int = 0,
     ) -> list[AttemptRecord]:
+        """Send `batch` in the vendor's requests; `earlier`: attempts each of its deliveries
+        made in this lease already (refused batches it was split from)."""
         requests = destination.requests([conversion for _, conversion in batch])
-        exchanges = [self._exchange(destination, request) for request in requests]
-        records: list[AttemptRecord] = []
-        for request, verdicts, attempted_at, duration_ms in await asyncio.gather(*exchanges):
-            items = [batch[index] for index in request.items]
-            if len(items) > 1 and any(isinstance(v, Dead) and v.split for v in verdicts):
-                # The refusal may be one conversion's fault (or the batch's size): send each
-                # half on its own, recursively, so good conversions get through.
-                middle = len(items) // 2
-                halves = [
-                    self._send_batch(destination, part) for part in (items[:middle], items[middle:])
-                ]
-                for half in await asyncio.gather(*halves):
-                    records.extend(half)
-                continue
-            for (delivery, _), verdict in zip(items, verdicts, strict=True):
-                records.append(self._outcome(delivery, verdict, attempted_at, duration_ms))
-        return records
+        sends = [
+            self._send_request(destination, request, batch, lease_ends, earlier)
+            for request in requests
+        ]
+        return [record for recorded in await asyncio.gather(*sends) for record in recorded]
+
+    async def _send_request(
+        self,
+        destination: Destination,
+        request: VendorRequest,
+        batch: Sequence[tuple[ClaimedDelivery, Conversion]],
+        lease_ends: int,
+        earlier: int,
+    ) -> list[AttemptRecord]:
+        """One request, recorded on its own: a record that fails costs only its conversions."""
+        verdicts, attempted_at, duration_ms = await self._exchange(destination, request)
+        items = [batch[index] for index in request.items]
+        refusal = next((v for v in verdicts if isinstance(v, Dead) and v.split), None)
+        if refusal is not None and len(items) > 1:
+            # The refusal may be one conversion's fault (or the batch's size): send each half
+            # on its own, recursively, so good conversions get through. The refused request
+            # was an attempt of each of them; its halves follow within the same lease.
+            refused = [
+                AttemptRecord(
+                    delivery.id,
+                    "pending",
+                    attempted_at,
+                    duration_ms,
+                    http_status=refusal.status,
+                    answer=refusal.reason,
+                    outcome="split",
+                )
+                for delivery, _ in items
+            ]
+            if not await self._record(refused, lease_ends):
+                return []
+            middle = len(items) // 2
+            halves = [
+                self._send_batch(destination, part, lease_ends, earlier + 1)
+                for part in (items[:middle], items[middle:])
+            ]
+            return refused + [record for half in await asyncio.gather(*halves) for record in half]
+        records = [
+            self._outcome(delivery, verdict, attempted_at, duration_ms, earlier)
+            for (delivery, _), verdict in zip(items, verdicts, strict=True)
+        ]
+        return records if await self._record(records, lease_ends) else []
 
     async def _exchange(
         self, destination: Destination, request: VendorRequest
-    ) -> tuple[VendorRequest, list[Verdict], int, int]:
+    ) -> tuple[list[Verdict], int, int]:
         async with self._slots:
             attempted_at = self._now_ms()
             started = time.perf_counter()
@@ -269,10 +327,15 @@ class Worker:
         redact = _redactor(destination)
         verdicts = [_redacted(redact, verdict) for verdict in verdicts]
         _log_exchange(destination, request, verdicts, duration_ms)
-        return request, verdicts, attempted_at, duration_ms
+        return verdicts, attempted_at, duration_ms
 
     def _outcome(
-        self, delivery: ClaimedDelivery, verdict: Verdict, attempted_at: int, duration_ms: int
+        self,
+        delivery: ClaimedDelivery,
+        verdict: Verdict,
+        attempted_at: int,
+        duration_ms: int,
+        earlier: int,
     ) -> AttemptRecord:
         if isinstance(verdict, Delivered):
             return AttemptRecord(
@@ -282,22 +345,20 @@ class Worker:
                 duration_ms,
                 http_status=verdict.status,
                 answer=verdict.answer,
-                outcome="delivered" if verdict.credited else "not_credited",
+                outcome=verdict.outcome,
             )
         if isinstance(verdict, Dead):
-            return AttemptRecord(
-                delivery.id,
-                "dead",
+            return self._give_up(
+                delivery,
                 attempted_at,
-                duration_ms,
+                verdict.reason,
                 http_status=verdict.status,
-                answer=verdict.reason,
+                duration_ms=duration_ms,
             )
-        failures = delivery.attempts + 1
-        delay = verdict.after_seconds
-        if delay is None:
-            delay = self._settings.retry.delay(failures, self._rng)
-        next_attempt_at = attempted_at + int(delay * 1000)
+        failures = delivery.attempts + earlier + 1
+        delay = self._settings.retry.after(failures, verdict.after_seconds, self._rng)
+        # From when the answer came: a slow vendor gets the whole delay it asked for.
+        next_attempt_at = attempted_at + duration_ms + int(delay * 1000)
         if next_attempt_at >= delivery.expires_at:
             return self._give_up(
                 delivery,
@@ -325,6 +386,18 @@ class Worker:
         http_status: int | None = None,
         duration_ms: int = 0,
     ) -> AttemptRecord:
+        """The dead letter, logged with what a person needs to find it: event and delivery."""
+        log.error(
+            "delivery dead",
+            extra={
+                "delivery": delivery.id,
+                "source": delivery.source,
+                "event_id": delivery.event_id,
+                "destination": delivery.destination,
+                "status": http_status,
+                "reason": reason,
+            },
+        )
         return AttemptRecord(
             delivery.id, "dead", now, duration_ms, http_status=http_status, answer=reason
         )
@@ -362,8 +435,8 @@ def _log_exchange(
 ) -> None:
     first = verdicts[0] if verdicts else None
     outcome = type(first).__name__.lower() if first else "none"
-    if isinstance(first, Delivered) and not first.credited:
-        outcome = "not_credited"
+    if isinstance(first, Delivered):
+        outcome = first.outcome
     detail = {
         "destination": destination.name,
         "vendor": destination.vendor,

@@ -50,8 +50,11 @@ class VendorResponse:
     body: bytes
 
     def text(self, limit: int = 500) -> str:
-        """The vendor's answer, shortened for storage and display."""
-        text = self.body.decode("utf-8", errors="replace").strip()
+        """The vendor's answer, shortened for storage and display: any bytes a vendor sends
+        come out as text every log and store keeps (invalid UTF-8 and NUL as U+FFFD)."""
+        text = self.body.lstrip()[: limit * 4].decode("utf-8", errors="replace").strip()
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
         return text if len(text) <= limit else text[:limit] + "..."
 
 

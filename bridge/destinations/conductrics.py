@@ -6,9 +6,10 @@ visitor id travel as query parameters (`apikey`, `session`, `vid`); the body is
 request; `v` is a number in major units (1 for a plain conversion). The answer reports per goal
 what was credited (`data.items[].rs[].v`): 0 means the call was accepted but nothing was
 credited (no prior selection in that session, or already rewarded), which is final, not an
-error. Conductrics credits goals only within 72 hours of the selection, so older conversions
-are not sent. Conductrics itself ignores a second reward of the same goal in one session, so a
-resend after a crash is harmless.
+error. An answer of another shape is taken as accepted by its HTTP status (`unverified`),
+never resent: a 2xx may have counted. Conductrics credits goals only within 72 hours of the
+selection, so older conversions are not sent. Conductrics itself ignores a second reward of the
+same goal in one session, so a resend after a crash is harmless.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from bridge.destinations.base import (
     VendorResponse,
     shown_secret,
 )
-from bridge.destinations.verdicts import Delivered, Retry, Verdict, classify_http
+from bridge.destinations.verdicts import Delivered, Verdict, classify_http
 from bridge.model import Conversion, unix_ms
 from bridge.secrets import EnvStr, Secret
 
+UNREADABLE = "unreadable answer, taken as accepted"
 NOT_CREDITED = (
     "accepted but not credited: no selection for this session within the credit window,"
     " or the goal was already rewarded"
@@ -107,19 +109,16 @@ class ConductricsDestination(Destination):
         verdict = classify_http(response.status, response.headers, response.text())
         if not isinstance(verdict, Delivered):
             return [verdict] * len(request.items)
-        try:
-            answer = orjson.loads(response.body)
-            status = answer.get("status", 200)
-            goals = [item for item in answer["data"]["items"] if "g" in item]
-        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
-            # A resend is harmless (Conductrics rewards a goal once per session).
-            return [Retry(f"unreadable answer: {response.text(200)}", response.status)] * len(
-                request.items
-            )
+        read = _read_answer(response.body)
+        if read is None:
+            # Accepted by its HTTP status, credit unknown: never resent, as it may have counted.
+            text = response.text(200)
+            answer = f"{UNREADABLE}: {text}" if text else UNREADABLE
+            unread = Delivered(response.status, answer, verified=False)
+            return [unread] * len(request.items)
+        status, goals = read
         if status != 200:
-            return [classify_http(int(status), response.headers, response.text())] * len(
-                request.items
-            )
+            return [classify_http(status, response.headers, response.text())] * len(request.items)
         return [_credited(goals, position, verdict) for position in range(len(request.items))]
 
 
@@ -135,14 +134,48 @@ def _value(conversion: Conversion) -> Any:
     return orjson.Fragment(conversion.revenue.major_text().encode())
 
 
-def _credited(goals: list[dict[str, Any]], position: int, delivered: Delivered) -> Verdict:
+def _read_answer(body: bytes) -> tuple[int, list[list[dict[str, Any]]]] | None:
+    """The answer's own status and each goal's rewards (`data.items[].rs`), or None when the
+    answer has another shape."""
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    status = answer.get("status", 200)
+    if not _is_int(status) or not 100 <= status <= 599:
+        return None
+    if status != 200:
+        return status, []
+    data = answer.get("data")
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return None
+    goals = []
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        if "g" not in item:
+            continue  # not a goal (a selection)
+        rewards = item.get("rs") or []
+        if not isinstance(rewards, list) or not all(isinstance(r, dict) for r in rewards):
+            return None
+        goals.append(rewards)
+    return status, goals
+
+
+def _credited(goals: list[list[dict[str, Any]]], position: int, delivered: Delivered) -> Verdict:
     if position >= len(goals):
         return Delivered(delivered.status, delivered.answer, credited=False)
-    rewards = goals[position].get("rs") or []
-    credited = any(_positive(reward.get("v")) for reward in rewards)
+    credited = any(_positive(reward.get("v")) for reward in goals[position])
     answer = None if credited else NOT_CREDITED
     return Delivered(delivered.status, answer or delivered.answer, credited=credited)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _positive(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return (_is_int(value) or isinstance(value, float)) and value > 0

@@ -7,11 +7,17 @@ vendor's documents say more (a 200 that credited nothing, a 413 that asks for sm
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
+from typing import Literal
+
+from bridge.numbers import ascii_int
+
+log = logging.getLogger("bridge.delivery")
 
 RETRYABLE_4XX = frozenset({408, 429})
 SPLITTABLE = frozenset({400, 413, 422})
@@ -24,6 +30,14 @@ class Delivered:
     answer: str | None = None
     credited: bool = True
     """False when the vendor accepted the call but reported that it credited nothing."""
+    verified: bool = True
+    """False when the answer could not be read: accepted by its status alone, never resent."""
+
+    @property
+    def outcome(self) -> Literal["delivered", "not_credited", "unverified"]:
+        if not self.verified:
+            return "unverified"
+        return "delivered" if self.credited else "not_credited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +82,25 @@ def classify_http(status: int, headers: Mapping[str, str], answer: str) -> Verdi
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """`Retry-After` as delay-seconds or an HTTP date; None when absent or unreadable."""
+    """`Retry-After` in RFC 9110's two forms, delay-seconds or an HTTP date; None when absent.
+
+    Anything else (other scripts' digits, a number past any sensible delay, text) is ignored
+    with a warning: the backoff decides instead, and an odd header never fails a round.
+    """
     if not value:
         return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
+    seconds = ascii_int(value)
+    if seconds is not None:
+        return float(seconds)
     try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(value.strip())
+        current = time.time() if now is None else now
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - current)
+    except (TypeError, ValueError, OverflowError, IndexError):
+        log.warning(
+            "ignored a Retry-After that is neither seconds nor an HTTP date",
+            extra={"retry_after": value[:40]},
+        )
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)

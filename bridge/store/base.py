@@ -87,9 +87,17 @@ class ClaimedDelivery:
     attempts: int
     created_at: int
     expires_at: int
+    source: str
+    event_id: str
+    """The sender event the delivery came from, for the lines a person reads about it."""
 
 
-AttemptOutcome = Literal["delivered", "not_credited", "retry", "dead"]
+AttemptOutcome = Literal["delivered", "not_credited", "unverified", "split", "retry", "dead"]
+"""`unverified`: accepted (2xx) with an answer bridge could not read; `split`: a refused batch,
+re-sent in halves within the same lease."""
+
+ANSWER_LIMIT = 1000
+"""Characters of a vendor's answer (or of an error text) kept with an attempt."""
 
 
 @dataclass(slots=True)
@@ -111,6 +119,22 @@ class AttemptRecord:
         if self.outcome is not None:
             return self.outcome
         return "retry" if self.status == "pending" else self.status
+
+    @property
+    def finishes(self) -> bool:
+        """False for a split attempt: the delivery stays leased for the halves that follow."""
+        return self.outcome != "split"
+
+    @property
+    def kept_answer(self) -> str | None:
+        """`answer` as the store keeps it: a vendor writes any bytes, and a text column holds
+        neither NUL (PostgreSQL refuses it) nor an unpaired surrogate; bounded."""
+        answer = self.answer
+        if answer is None:
+            return None
+        if "\x00" in answer or not answer.isascii():
+            answer = answer.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+        return answer if len(answer) <= ANSWER_LIMIT else answer[:ANSWER_LIMIT] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +238,18 @@ class Store(Protocol):
     async def claim(
         self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]
     ) -> list[ClaimedDelivery]:
-        """Lease up to `limit` due, unleased pending deliveries for `destinations`."""
+        """Lease up to `limit` due, unleased pending deliveries for `destinations`, each with
+        the source and id of its event."""
         ...
 
     async def record(self, owner: str, attempts: Sequence[AttemptRecord]) -> None:
-        """Apply attempt results to deliveries still leased by `owner`, and release them."""
+        """Apply attempt results to deliveries still leased by `owner`, and release them; a
+        split attempt (`finishes` False) is recorded and counted, and its delivery stays leased.
+
+        At most one finishing record per delivery in one call, after its split ones. Answers
+        are kept as `kept_answer`. Raises `StoreRefused` when the store cannot keep a record's
+        data, `StoreUnavailable` when it cannot answer now.
+        """
         ...
 
     async def release(self, owner: str, ids: Collection[int]) -> None:

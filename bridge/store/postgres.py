@@ -97,24 +97,30 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE deliveries d SET lease_owner = $4, lease_until = $5
-FROM due WHERE d.id = due.id
-RETURNING d.id, d.destination, d.conversion, d.attempts, d.created_at, d.expires_at
+FROM due, events e WHERE d.id = due.id AND e.id = d.event_ref
+RETURNING d.id, d.destination, d.conversion, d.attempts, d.created_at, d.expires_at, e.source,
+          e.event_id
 """
+# Retries, and split attempts (`finishes` false), which keep their lease: the halves follow.
 _RECORD_RETRIES = """
 WITH input AS (
-    SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::int[], $7::text[])
-        AS i(id, attempted_at, duration_ms, next_attempt_at, http_status, answer)
+    SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::int[], $7::text[],
+                         $8::text[], $9::boolean[])
+        AS i(id, attempted_at, duration_ms, next_attempt_at, http_status, answer, outcome,
+             finishes)
 ),
 updated AS (
     UPDATE deliveries d
-    SET attempts = d.attempts + 1, next_attempt_at = i.next_attempt_at,
-        last_status = i.http_status, last_answer = i.answer, lease_owner = NULL, lease_until = NULL
+    SET attempts = d.attempts + 1, next_attempt_at = COALESCE(i.next_attempt_at, d.next_attempt_at),
+        last_status = i.http_status, last_answer = i.answer,
+        lease_owner = CASE WHEN i.finishes THEN NULL ELSE d.lease_owner END,
+        lease_until = CASE WHEN i.finishes THEN NULL ELSE d.lease_until END
     FROM input i WHERE d.id = i.id AND d.lease_owner = $1
     RETURNING d.id, d.event_ref
 )
 INSERT INTO attempts (delivery_ref, event_ref, attempted_at, duration_ms, http_status,
                       outcome, answer)
-SELECT u.id, u.event_ref, i.attempted_at, i.duration_ms, i.http_status, 'retry', i.answer
+SELECT u.id, u.event_ref, i.attempted_at, i.duration_ms, i.http_status, i.outcome, i.answer
 FROM updated u JOIN input i ON i.id = u.id
 """
 _RECORD_FINISHED = """
@@ -332,7 +338,9 @@ class PostgresStore:
                     [a.duration_ms for a in retries],
                     [a.next_attempt_at for a in retries],
                     [a.http_status for a in retries],
-                    [a.answer for a in retries],
+                    [a.kept_answer for a in retries],
+                    [a.label for a in retries],
+                    [a.finishes for a in retries],
                 )
             if finished:
                 await connection.execute(
@@ -342,7 +350,7 @@ class PostgresStore:
                     [a.attempted_at for a in finished],
                     [a.duration_ms for a in finished],
                     [a.http_status for a in finished],
-                    [a.answer for a in finished],
+                    [a.kept_answer for a in finished],
                     [a.status for a in finished],
                     [a.label for a in finished],
                 )

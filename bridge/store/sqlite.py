@@ -74,10 +74,12 @@ _FIRST_RECORDED_BY = """
 SELECT e.event_id FROM deliveries d JOIN events e ON e.id = d.event_ref
 WHERE d.destination = ? AND d.dedupe_key = ?
 """
+# A split attempt (the last parameters false) keeps its lease: the halves follow at once.
 _RECORD_ATTEMPT = """
 UPDATE deliveries
 SET status = ?, attempts = attempts + 1, next_attempt_at = COALESCE(?, next_attempt_at),
-    last_status = ?, last_answer = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL
+    last_status = ?, last_answer = ?, finished_at = ?,
+    lease_owner = IIF(?, NULL, lease_owner), lease_until = IIF(?, NULL, lease_until)
 WHERE id = ? AND lease_owner = ?
 """
 # An attempt is recorded only while its delivery is still leased by the recording worker.
@@ -259,7 +261,9 @@ class SQLiteStore:
                   AND (lease_until IS NULL OR lease_until <= ?)
                   AND +destination IN ({marks})
                 ORDER BY next_attempt_at LIMIT ?)
-            RETURNING id, destination, conversion, attempts, created_at, expires_at
+            RETURNING id, destination, conversion, attempts, created_at, expires_at,
+                (SELECT source FROM events WHERE events.id = deliveries.event_ref),
+                (SELECT event_id FROM events WHERE events.id = deliveries.event_ref)
         """
         params = (owner, now + lease_ms, now, now, *names, limit)
 
@@ -270,6 +274,7 @@ class SQLiteStore:
         return await self.writer.run(claim)
 
     async def record(self, owner: str, attempts: Sequence[AttemptRecord]) -> None:
+        answers = [(a, a.kept_answer) for a in attempts]
         logged = [
             (
                 a.delivery_id,
@@ -277,23 +282,25 @@ class SQLiteStore:
                 a.duration_ms,
                 a.http_status,
                 a.label,
-                a.answer,
+                answer,
                 a.delivery_id,
                 owner,
             )
-            for a in attempts
+            for a, answer in answers
         ]
         applied = [
             (
                 a.status,
                 a.next_attempt_at,
                 a.http_status,
-                a.answer,
+                answer,
                 a.attempted_at if a.status != "pending" else None,
+                a.finishes,
+                a.finishes,
                 a.delivery_id,
                 owner,
             )
-            for a in attempts
+            for a, answer in answers
         ]
 
         def record(connection: sqlite3.Connection) -> None:

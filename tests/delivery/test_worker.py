@@ -15,8 +15,15 @@ from bridge.ingest import Ingestor
 from bridge.mapping import Config, load_config
 from bridge.metrics import Metrics
 from bridge.sources import InboundRequest
-from bridge.store.base import AttemptRecord, DeliveryView, StoreUnavailable
+from bridge.store.base import (
+    AttemptRecord,
+    AttemptView,
+    DeliveryView,
+    StoreRefused,
+    StoreUnavailable,
+)
 from bridge.store.sqlite import SQLiteStore
+from bridge.trace import trace_text
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON, SOURCE, write_mappings
 from tests.support.process import free_port
@@ -125,7 +132,7 @@ async def test_batches_respect_the_vendor_limit(rig: Rig) -> None:
 
 async def test_a_server_error_is_retried_with_backoff_then_delivered_once(rig: Rig) -> None:
     rig.vendor.script(Answer(500, b'{"error": "boom"}'), Answer(503))
-    await rig.receive()
+    await rig.receive(event_id="evt_backoff")
     await rig.worker.run_once()
     [view] = await rig.deliveries()
     assert (view.status, view.attempts, view.last_answer) == (
@@ -133,15 +140,15 @@ async def test_a_server_error_is_retried_with_backoff_then_delivered_once(rig: R
         1,
         'HTTP 500: {"error": "boom"}',
     )
-    assert (
-        view.next_attempt_at == int(START * 1000) + 7_500
-    )  # 10 s ceiling, half fixed + 0.5 of the rest
+    answered = int(START * 1000) + (await only_attempt(rig, "evt_backoff")).duration_ms
+    assert view.next_attempt_at == answered + 7_500  # 10 s ceiling, half fixed + 0.5 of the rest
     assert await rig.worker.run_once() == 0  # not due yet
-    rig.clock[0] += 7.5
+    rig.clock[0] = view.next_attempt_at / 1000
     await rig.worker.run_once()
     [view] = await rig.deliveries()
-    assert view.next_attempt_at == int(rig.clock[0] * 1000) + 15_000  # doubled
-    rig.clock[0] += 15
+    assert int(rig.clock[0] * 1000) + 15_000 <= view.next_attempt_at  # doubled
+    assert view.next_attempt_at < int(rig.clock[0] * 1000) + 16_000
+    rig.clock[0] = view.next_attempt_at / 1000
     await rig.worker.run_once()
     [view] = await rig.deliveries()
     assert (view.status, view.attempts) == ("delivered", 3)
@@ -149,12 +156,64 @@ async def test_a_server_error_is_retried_with_backoff_then_delivered_once(rig: R
     assert len([r for r in rig.vendor.acknowledged if r is rig.vendor.received[-1]]) == 1
 
 
+async def only_attempt(rig: Rig, event_id: str) -> AttemptView:
+    trace = await rig.store.event_trace("stripe", event_id)
+    assert trace is not None
+    [attempt] = trace.attempts
+    return attempt
+
+
 async def test_retry_after_is_honoured(rig: Rig) -> None:
     rig.vendor.script(Answer(429, b"", {"Retry-After": "120"}))
+    await rig.receive(event_id="evt_retry_after")
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    attempt = await only_attempt(rig, "evt_retry_after")
+    assert view.next_attempt_at == int(START * 1000) + attempt.duration_ms + 120_000
+
+
+async def test_retry_after_counts_from_when_the_answer_came(rig: Rig) -> None:
+    rig.vendor.script(Answer(429, b"", {"Retry-After": "120"}, delay=0.4))
     await rig.receive()
     await rig.worker.run_once()
     [view] = await rig.deliveries()
-    assert view.next_attempt_at == int(START * 1000) + 120_000
+    assert view.next_attempt_at >= int(START * 1000) + 400 + 120_000
+
+
+@pytest.mark.parametrize(
+    "value", ["9" * 400, "\u00b2", "\u00b9\u00b2\u00b3", "-5", "soon", "Mon, 99 Foo"]
+)
+async def test_a_retry_after_that_is_no_delay_falls_back_to_the_backoff(
+    rig: Rig, value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig.vendor.script(Answer(503, b"busy", {"Retry-After": value}))
+    await rig.receive(event_id="evt_odd_retry_after")
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    attempt = await only_attempt(rig, "evt_odd_retry_after")
+    assert (view.status, attempt.outcome, attempt.http_status) == ("pending", "retry", 503)
+    assert view.next_attempt_at == int(START * 1000) + attempt.duration_ms + 7_500  # backoff
+    assert any("Retry-After" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert not any("busy" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_retry_after_past_the_max_delay_is_capped_and_retried_until_max_age(
+    rig: Rig,
+) -> None:
+    """Retry-After 4 days, max delay 600 s, max age 1 h: tried every 600 s, then dead."""
+    rig.vendor.script(*[Answer(429, b"", {"Retry-After": "345600"})] * 7)
+    await rig.receive()
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    assert view.status == "pending"
+    assert 600_000 <= view.next_attempt_at - int(START * 1000) < 601_000
+    while view.status == "pending":
+        rig.clock[0] = view.next_attempt_at / 1000
+        assert await rig.worker.run_once() == 1
+        [view] = await rig.deliveries()
+    assert view.status == "dead"
+    assert len(rig.vendor.received) == view.attempts == 6
+    assert view.last_answer == "max age reached after 6 attempts; last: HTTP 429"
 
 
 async def test_a_client_error_is_dead_with_the_vendors_answer_and_not_retried(rig: Rig) -> None:
@@ -187,7 +246,9 @@ async def test_one_bad_conversion_does_not_sink_its_batch(tmp_path: Path) -> Non
     try:
         for n in range(8):
             session = "s_bad" if n == 5 else f"s_{n}"
-            await rig.receive(metadata={**PAGENT_IDS, "pagent_session_id": session})
+            await rig.receive(
+                event_id=f"evt_split_{n}", metadata={**PAGENT_IDS, "pagent_session_id": session}
+            )
         await rig.worker.run_once()
         statuses = sorted(v.status for v in await rig.deliveries())
         assert statuses == ["dead"] + ["delivered"] * 7
@@ -195,6 +256,22 @@ async def test_one_bad_conversion_does_not_sink_its_batch(tmp_path: Path) -> Non
         assert dead.last_answer == 'HTTP 400: {"error": "revenue must be an integer"}'
         # halving finds it in log2(8) rounds: 8, then 4 + 4, then 2 + 2, then 1 + 1
         assert sorted(len(r.json()["events"]) for r in vendor.received) == [1, 1, 2, 2, 4, 4, 8]
+        # and each refused request is an attempt of every conversion it carried
+        views = sorted(await rig.deliveries(), key=lambda v: v.event_id)
+        assert [(v.status, v.attempts) for v in views] == [
+            *[("delivered", 2)] * 4,
+            ("delivered", 4),
+            ("dead", 4),
+            ("delivered", 3),
+            ("delivered", 3),
+        ]
+        trace = await rig.store.event_trace("stripe", "evt_split_0")
+        assert trace is not None
+        assert [(a.outcome, a.http_status, a.answer) for a in trace.attempts] == [
+            ("split", 400, 'HTTP 400: {"error": "revenue must be an integer"}'),
+            ("delivered", 200, '{"accepted":4}'),
+        ]
+        assert "delivered after 2 attempts" in trace_text(trace)
     finally:
         vendor.stop()
         await client.aclose()
@@ -234,12 +311,14 @@ async def test_a_delivery_past_its_max_age_is_dead_without_being_sent(rig: Rig) 
 
 
 async def test_retries_stop_when_the_next_one_would_be_too_late(rig: Rig) -> None:
-    rig.vendor.script(Answer(429, b"", {"Retry-After": "7200"}))
+    rig.vendor.script(Answer(503, b""), Answer(503, b""))
     await rig.receive()
+    await rig.worker.run_once()
+    rig.clock[0] += 3590  # the next backoff (15 s) would fall past the max age of 1 h
     await rig.worker.run_once()
     [view] = await rig.deliveries()
     assert view.status == "dead"
-    assert view.last_answer == "max age reached after 1 attempts; last: HTTP 429"
+    assert view.last_answer == "max age reached after 2 attempts; last: HTTP 503"
 
 
 async def test_deliveries_wait_while_the_destination_secret_is_unset(
@@ -350,4 +429,57 @@ async def test_a_briefly_locked_store_does_not_make_the_worker_send_twice(rig: R
     assert failures == []
     [view] = await rig.deliveries()
     assert (view.status, view.attempts) == ("delivered", 1)
+    assert len(rig.vendor.received) == 1
+
+
+async def test_the_log_line_of_a_dead_delivery_names_the_event_and_the_delivery(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig.vendor.script(Answer(401, b'{"error": "API key expired"}'))
+    await rig.receive(event_id="evt_dead_logged")
+    await rig.worker.run_once()
+    [view] = await rig.deliveries()
+    [line] = [r for r in caplog.records if r.getMessage() == "delivery dead"]
+    assert line.levelname == "ERROR"
+    assert (line.source, line.event_id, line.delivery) == ("stripe", "evt_dead_logged", view.id)  # type: ignore[attr-defined]
+    assert line.reason == 'HTTP 401: {"error": "API key expired"}'  # type: ignore[attr-defined]
+
+
+async def test_a_delivery_given_up_before_sending_is_logged_with_its_event(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    await rig.receive(event_id="evt_too_old")
+    rig.clock[0] += 3601
+    await rig.worker.run_once()
+    [line] = [r for r in caplog.records if r.getMessage() == "delivery dead"]
+    assert (line.source, line.event_id) == ("stripe", "evt_too_old")  # type: ignore[attr-defined]
+
+
+async def test_an_answer_the_store_refuses_is_recorded_without_it_at_once(rig: Rig) -> None:
+    """A record the store refuses for its data (not an outage) neither waits for the lease
+    nor leaves what the vendor accepted to be sent again."""
+    real_record = rig.store.record
+    refused: list[int] = []
+
+    async def refusing_odd_answers(owner: str, attempts: Sequence[AttemptRecord]) -> None:
+        if any("odd" in (a.answer or "") for a in attempts):
+            refused.append(len(attempts))
+            rig.clock[0] += 10  # a refusal is no reason to wait: the lease (30 s) would run out
+            raise StoreRefused('invalid byte sequence for encoding "UTF8": 0x00')
+        await real_record(owner, attempts)
+
+    rig.store.record = refusing_odd_answers  # type: ignore[method-assign]
+    rig.vendor.script(Answer(200, b'{"accepted": 1, "note": "odd"}'))
+    await rig.receive(event_id="evt_refused_answer")
+    assert await rig.worker.run_once() == 1
+    [view] = await rig.deliveries()
+    assert (view.status, view.attempts) == ("delivered", 1)
+    assert refused == [1]
+    trace = await rig.store.event_trace("stripe", "evt_refused_answer")
+    assert trace is not None
+    assert [(a.outcome, a.answer) for a in trace.attempts] == [
+        ("delivered", "(the vendor's answer could not be stored)")
+    ]
+    rig.clock[0] += 3600
+    assert await rig.worker.run_once() == 0
     assert len(rig.vendor.received) == 1

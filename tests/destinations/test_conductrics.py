@@ -101,10 +101,11 @@ def test_a_goal_without_any_reward_entry_was_not_credited() -> None:
     assert verdict == Delivered(200, NOT_CREDITED, credited=False)
 
 
-def test_errors_inside_a_200_and_unreadable_answers_are_retried() -> None:
+def test_errors_inside_a_200_are_retried_and_unreadable_answers_are_unverified() -> None:
     assert all(isinstance(v, Retry) for v in verdicts_for(b'{"status": 503, "err": "busy"}'))
-    assert all(isinstance(v, Retry) for v in verdicts_for(b"<html>gateway</html>"))
     assert all(isinstance(v, Retry) for v in verdicts_for(b"", status=502))
+    unread = verdicts_for(b"<html>gateway</html>")
+    assert all(isinstance(v, Delivered) and v.outcome == "unverified" for v in unread)
 
 
 def test_conversions_outside_the_credit_window_are_not_sent() -> None:

@@ -3,6 +3,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from bridge.destinations.base import VendorResponse
 from bridge.destinations.verdicts import Dead, Delivered, Retry, classify_http, retry_after_seconds
 
 
@@ -45,3 +46,46 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert retry_after_seconds(later, now=now) == 120
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9" * 400,  # int() reads it, float() of it overflowed the round
+        "\u00b2",  # str.isdigit() says yes, int() raised
+        "\u00b9\u00b2\u00b3",
+        "\uff11\uff12",
+        "-5",
+        "+5",
+        "1.5",
+        "soon",
+        "Mon, 99 Foo",
+        "Fri, 31 Dec 99999999999999999999 23:59:59 GMT",
+    ],
+)
+def test_a_retry_after_in_neither_rfc_form_is_ignored_with_a_warning(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert retry_after_seconds(value) is None
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "Retry-After" in warning.getMessage()
+    verdict = classify_http(503, {"retry-after": value}, "busy")
+    assert verdict == Retry(reason="HTTP 503: busy", status=503, after_seconds=None)
+
+
+def test_retry_after_reads_every_http_date_form_rfc_9110_names() -> None:
+    now = datetime(1994, 11, 6, 8, 49, 0, tzinfo=UTC).timestamp()
+    for form in (
+        "Sun, 06 Nov 1994 08:49:37 GMT",  # IMF-fixdate
+        "Sunday, 06-Nov-94 08:49:37 GMT",  # obsolete RFC 850
+        "Sun Nov  6 08:49:37 1994",  # obsolete asctime
+    ):
+        assert retry_after_seconds(form, now=now) == 37
+    assert retry_after_seconds(" 120 ") == 120
+
+
+def test_a_vendor_answer_of_any_bytes_reads_as_text_every_store_keeps() -> None:
+    answer = VendorResponse(200, {}, b'\x00{"ok": \xff}' + b"x" * 10_000)
+    text = answer.text()
+    assert text.startswith('\ufffd{"ok": \ufffd}xxx')
+    assert len(text) == 503

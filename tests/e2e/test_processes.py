@@ -33,5 +33,5 @@ def test_migrate_prepares_the_database_and_reports_its_version(
 ) -> None:
     result = bridge_process.cli("migrate")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "database schema is at version 2\n"
-    assert bridge_process.rows("SELECT version FROM schema_migrations") == [(1,), (2,)]
+    assert result.stdout == "database schema is at version 3\n"
+    assert bridge_process.rows("SELECT version FROM schema_migrations") == [(1,), (2,), (3,)]

@@ -76,6 +76,8 @@ def serve(tmp_path: Path, vendor: FaultyVendor, **mapping: float) -> FaultProces
             "PAGENT_BASE_URL": vendor.url,
             "BRIDGE_MAPPINGS_DIR": str(folder),
             "BRIDGE_WORKER_LEASE_SECONDS": "10",
+            # above the vendor's Retry-After (2 s): the max delay caps what a vendor asks for
+            "BRIDGE_RETRY_MAX_DELAY_SECONDS": "5",
         },
     )
 
