@@ -55,7 +55,7 @@ def admin_routes(token: str, json_response: JsonResponse) -> list[Route]:
 
     return [
         Route("/admin/events", guarded(list_events), methods=["GET"]),
-        Route("/admin/events/{source}/{event_id}", guarded(show_event), methods=["GET"]),
+        Route("/admin/events/{source}/{event_id:path}", guarded(show_event), methods=["GET"]),
         Route("/admin/deliveries", guarded(list_deliveries), methods=["GET"]),
     ]
 

@@ -1,4 +1,11 @@
-"""The web app: health, metrics and admin on starlette; webhooks on their own plain endpoint."""
+"""The web app: two surfaces of one process, each served on its own port.
+
+The webhook port (`BridgeApp`) answers senders and probes: `POST /webhooks/{source}` on its
+own plain endpoint, `/healthz`, and `/readyz` with a bare status. The admin port (`app.admin`)
+answers operators: `/metrics`, the admin API, and `/readyz` with the detail (source and
+destination names, missing variables). A NetworkPolicy can separate ports but not paths, so
+nothing an operator reads is reachable on the port the Ingress exposes.
+"""
 
 from __future__ import annotations
 
@@ -25,14 +32,33 @@ def json_response(body: dict[str, Any], status: int = 200, **headers: str) -> Re
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
 
-class BridgeApp(Starlette):
-    """Starlette, except that webhook POSTs go straight to their endpoint (see webhook_endpoint)."""
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """starlette's bare 500, saying that the connection closes: the server closes it after an
+    unexpected error, and a sender must not wait on it for its next request."""
+    return Response("Internal Server Error", 500, headers={"connection": "close"})
 
-    def __init__(self, routes: list[BaseRoute], lifespan: Lifespan[Any], webhooks: bool) -> None:
+
+class BridgeApp(Starlette):
+    """The webhook port. Starlette, except that webhook POSTs go straight to their endpoint
+    (see webhook_endpoint); `admin` is the admin port's app, sharing this app's state."""
+
+    def __init__(
+        self,
+        routes: list[BaseRoute],
+        admin: list[BaseRoute],
+        lifespan: Lifespan[Any],
+        webhooks: bool,
+    ) -> None:
         self.webhooks = WebhookEndpoint(lambda: self.state.bridge) if webhooks else None
         if self.webhooks is not None:
             routes = [*routes, Route("/webhooks/{source}", self.webhooks, methods=["POST"])]
-        super().__init__(routes=routes, lifespan=lifespan)
+        super().__init__(
+            routes=routes, lifespan=lifespan, exception_handlers={Exception: internal_error}
+        )
+        self.admin = Starlette(routes=admin, exception_handlers={Exception: internal_error})
+        self.admin.state = self.state
+        for app in (self, self.admin):
+            app.router.redirect_slashes = False  # senders do not follow a 307
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.webhooks is not None and scope["type"] == "http" and scope["method"] == "POST":
@@ -49,6 +75,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """A bare status for anyone who can reach the webhook port."""
+    bridge: Bridge = request.app.state.bridge
+    ready, _ = await bridge.readiness()
+    return json_response({"status": "ready" if ready else "not ready"}, 200 if ready else 503)
+
+
+async def readyz_detail(request: Request) -> Response:
+    """The status with what it depends on, for operators on the admin port."""
     bridge: Bridge = request.app.state.bridge
     ready, detail = await bridge.readiness()
     return json_response(
@@ -63,8 +97,9 @@ async def metrics_page(request: Request) -> Response:
 
 def create_app(
     settings: Settings | None = None, *, run_worker: bool | None = None, webhooks: bool = True
-) -> Starlette:
-    """The ASGI app; `run_worker` overrides `BRIDGE_WORKER_ENABLED`.
+) -> BridgeApp:
+    """The ASGI app of the webhook port, with the admin port's as `.admin`; `run_worker`
+    overrides `BRIDGE_WORKER_ENABLED`.
 
     Without `webhooks` it is a worker process that still answers health and readiness probes.
     """
@@ -81,12 +116,16 @@ def create_app(
             await bridge.close()
             flush_logs()
 
-    routes: list[BaseRoute] = [
+    public: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    admin: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz_detail, methods=["GET"]),
+    ]
     if settings.metrics_enabled:
-        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+        admin.append(Route("/metrics", metrics_page, methods=["GET"]))
     if settings.admin_token is not None:
-        routes.extend(admin_routes(settings.admin_token.get_secret_value(), json_response))
-    return BridgeApp(routes, lifespan, webhooks)
+        admin.extend(admin_routes(settings.admin_token.get_secret_value(), json_response))
+    return BridgeApp(public, admin, lifespan, webhooks)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bridge.delivery.backoff import RetryPolicy
@@ -13,10 +14,21 @@ from bridge.delivery.worker import WorkerSettings
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BRIDGE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BRIDGE_",
+        extra="ignore",
+        hide_input_in_errors=True,  # an error never repeats a value: it may be a token
+        validate_assignment=True,  # a command-line flag is checked as its variable is
+    )
 
     host: str = Field("0.0.0.0", description="Address to listen on.")  # noqa: S104
-    port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port for webhooks and probes.")
+    admin_host: str = Field(
+        "127.0.0.1", description="Address of the admin port (/admin, /metrics, detailed /readyz)."
+    )
+    admin_port: int | None = Field(
+        None, ge=0, le=65535, description="Admin port; unset: the webhook port plus one."
+    )
     database_url: str = Field(
         "sqlite:///data/bridge.db", description="Where events and deliveries are stored."
     )
@@ -31,6 +43,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Larger webhook bodies get 413.")
     sqlite_busy_timeout_ms: int = Field(
         5000, ge=0, description="How long a write waits for a lock held by another process."
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="From connection (or a request's first byte) to its last header."
+    )
+    body_timeout_seconds: float = Field(
+        20.0, gt=0, description="From a request's last header to its last body byte; then 408."
+    )
+    max_connections: int = Field(
+        256, ge=1, description="Open connections at once; a request on any more gets 503."
+    )
+    max_headers: int = Field(100, ge=10, description="Header fields per request; more get 431.")
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="Bytes of request line and headers; more get 431."
     )
 
     worker_enabled: bool = Field(True, description="Run the delivery worker inside `bridge serve`.")
@@ -62,14 +87,32 @@ class Settings(BaseSettings):
 
     @field_validator("admin_token", mode="before")
     @classmethod
-    def _unset_or_long_enough(cls, value: object) -> object:
-        """An empty value (as templating tools often leave) means unset."""
+    def _unset_or_hard_to_guess(cls, value: object) -> object:
+        """An empty value (as templating tools often leave) means unset; anything else must be
+        a token nobody guesses and everybody can type (errors never repeat the value)."""
         if value is None or value == "":
             return None
         text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        if len(text) < 16:
-            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        problem = admin_token_problem(text)
+        if problem is not None:
+            raise ValueError(f"{problem}; use a random value such as `openssl rand -hex 32`")
         return value
+
+    @field_validator("admin_port", mode="after")
+    @classmethod
+    def _apart_from_the_webhook_port(cls, value: int | None, info: ValidationInfo) -> int | None:
+        port = info.data.get("port")
+        if value is None and port == 65535:
+            raise ValueError("must be set when BRIDGE_PORT is 65535 (the default is one more)")
+        if value and value == port:
+            raise ValueError("must differ from BRIDGE_PORT")
+        return value
+
+    def admin_listen_port(self) -> int:
+        """`admin_port`, or the webhook port plus one (0, any free port, stays 0)."""
+        if self.admin_port is not None:
+            return self.admin_port
+        return self.port + 1 if self.port else 0
 
     def worker(self) -> WorkerSettings:
         return WorkerSettings(
@@ -80,3 +123,24 @@ class Settings(BaseSettings):
             shutdown_grace_seconds=self.worker_shutdown_grace_seconds,
             retry=RetryPolicy(self.retry_base_seconds, self.retry_max_delay_seconds),
         )
+
+
+ADMIN_TOKEN_MIN_LENGTH = 16
+ADMIN_TOKEN_MIN_BITS = 64
+
+
+def admin_token_problem(token: str) -> str | None:
+    """Why `token` is refused as the admin token, or None.
+
+    Strength is estimated as length x log2(distinct characters): what a random string of that
+    length over that alphabet would hold. It is generous to patterns (`abcd...`) but refuses
+    the tokens people type by hand (`aaaa...`, `abab...`) and anything shorter than 16."""
+    if not token.strip():
+        return "is blank"
+    if not token.isprintable() or any(character.isspace() for character in token):
+        return "contains spaces, line breaks or control characters (a trailing newline?)"
+    if len(token) < ADMIN_TOKEN_MIN_LENGTH:
+        return f"must be at least {ADMIN_TOKEN_MIN_LENGTH} characters"
+    if len(token) * math.log2(len(set(token))) < ADMIN_TOKEN_MIN_BITS:
+        return "is too easy to guess (too few different characters)"
+    return None

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
-from bridge.app import create_app
+from bridge.app import BridgeApp, create_app
 from bridge.settings import Settings
 from tests.support import postgres
 from tests.support import stripe as s
@@ -56,11 +55,11 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> Starlette:
+async def app(settings: Settings) -> BridgeApp:
     return create_app(settings, run_worker=False)
 
 
 @pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: BridgeApp) -> AsyncIterator[httpx.AsyncClient]:
     async with serving(app) as client:
         yield client

@@ -4,12 +4,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
-from bridge.app import create_app
+from bridge.app import BridgeApp, create_app
 from bridge.settings import Settings
+from bridge.store.base import EventFilter
 from tests.support import stripe as s
 from tests.support.app import serving
+from tests.test_admin import admin_client
 
 
 async def test_a_signed_webhook_is_accepted_with_a_request_id(client: httpx.AsyncClient) -> None:
@@ -46,9 +47,39 @@ async def test_unknown_sources_and_wrong_methods(client: httpx.AsyncClient) -> N
     assert (await client.get("/webhooks/stripe")).status_code == 405
 
 
-async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+async def test_a_trailing_slash_is_the_same_webhook(client: httpx.AsyncClient) -> None:
+    """Senders do not follow redirects: a URL entered with a slash must not answer 307."""
+    raw, headers = s.signed(s.event("checkout.session.completed", event_id="evt_slash"))
+    response = await client.post("/webhooks/stripe/", content=raw, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["event_id"] == "evt_slash"
+    assert (await client.get("/healthz/")).status_code == 404
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate, gzip"])
+async def test_a_content_coding_bridge_does_not_decode_is_refused_before_verification(
+    app: BridgeApp, client: httpx.AsyncClient, coding: str
+) -> None:
+    raw, headers = s.signed(s.event("checkout.session.completed"))
+    response = await client.post(
+        "/webhooks/stripe", content=raw, headers={**headers, "Content-Encoding": coding}
+    )
+    assert response.status_code == 415
+    assert response.json() == {"error": f"content coding {coding!r} is not supported"}
+    assert response.headers["accept-encoding"] == "identity"
+    assert await app.state.bridge.store.list_events(EventFilter(), 10) == []
+    identity = {**headers, "Content-Encoding": "identity"}
+    assert (await client.post("/webhooks/stripe", content=raw, headers=identity)).status_code == 200
+
+
+async def test_health_and_readiness(app: BridgeApp, client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    ready = await client.get("/readyz")
+    public = await client.get("/readyz")
+    assert public.status_code == 200
+    assert public.json() == {"status": "ready"}
+    async with admin_client(app) as admin:
+        ready = await admin.get("/readyz")
+        assert (await admin.get("/healthz")).json() == {"status": "ok"}
     assert ready.status_code == 200
     assert ready.json()["store"] == "ok"
     assert ready.json()["mappings"] == {
@@ -60,21 +91,28 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert ready.json()["warnings"] == []
 
 
-async def test_readiness_reports_a_secret_that_is_not_set(
+async def test_readiness_reports_a_secret_that_is_not_set_on_the_admin_port_only(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PAGENT_API_KEY")
-    async with serving(create_app(settings, run_worker=False)) as client:
-        ready = await client.get("/readyz")
+    app = create_app(settings, run_worker=False)
+    async with serving(app) as client, admin_client(app) as admin:
+        public = await client.get("/readyz")
+        ready = await admin.get("/readyz")
+    assert "PAGENT_API_KEY" not in public.text
     assert ready.status_code == 200
     [warning] = ready.json()["warnings"]
     assert "PAGENT_API_KEY is not set; deliveries to it wait until it is" in warning
 
 
 async def test_readiness_fails_when_the_store_does_not_answer(
-    app: Starlette, client: httpx.AsyncClient
+    app: BridgeApp, client: httpx.AsyncClient
 ) -> None:
     await app.state.bridge.store.close()
-    ready = await client.get("/readyz")
+    public = await client.get("/readyz")
+    assert public.status_code == 503
+    assert public.json() == {"status": "not ready"}
+    async with admin_client(app) as admin:
+        ready = await admin.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["store"].startswith("unavailable")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.applications import Starlette
 
-from bridge.app import create_app
+from bridge.app import BridgeApp, create_app
 from bridge.metrics import Metrics
 from bridge.settings import Settings
 from tests.support import stripe as s
-from tests.support.app import serving
+from tests.support.app import admin_client, serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -28,15 +27,17 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
 
 
-async def scrape(client: httpx.AsyncClient) -> Samples:
-    response = await client.get("/metrics")
+async def scrape(app: BridgeApp) -> Samples:
+    """/metrics from the admin port of `app` (started by the `client` fixture)."""
+    async with admin_client(app) as admin:
+        response = await admin.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return parse(response.text)
 
 
 async def test_webhooks_are_counted_by_source_status_outcome_and_rule(
-    client: httpx.AsyncClient,
+    app: BridgeApp, client: httpx.AsyncClient
 ) -> None:
     raw, headers = s.signed(s.event("checkout.session.completed", event_id="evt_m1"))
     assert (await client.post("/webhooks/stripe", content=raw, headers=headers)).status_code == 200
@@ -46,7 +47,7 @@ async def test_webhooks_are_counted_by_source_status_outcome_and_rule(
     assert (await client.post("/webhooks/stripe", content=b"x" * 5000)).status_code == 413
     assert (await client.post("/webhooks/wp-login.php", content=b"{}")).status_code == 404
 
-    samples = await scrape(client)
+    samples = await scrape(app)
     requests = "bridge_webhook_requests_total"
     assert value(samples, requests, source="stripe", status="200") == 2
     assert value(samples, requests, source="stripe", status="401") == 1
@@ -61,9 +62,9 @@ async def test_webhooks_are_counted_by_source_status_outcome_and_rule(
 
 
 async def test_queue_depth_and_the_longest_wait_are_read_at_scrape_time(
-    client: httpx.AsyncClient,
+    app: BridgeApp, client: httpx.AsyncClient
 ) -> None:
-    samples = await scrape(client)
+    samples = await scrape(app)
     assert value(samples, "bridge_queue_pending", destination="pagent") == 0
     assert value(samples, "bridge_queue_oldest_due_age_seconds", destination="pagent") == 0
     for number in range(3):
@@ -71,7 +72,7 @@ async def test_queue_depth_and_the_longest_wait_are_read_at_scrape_time(
             s.event("checkout.session.completed", payment_intent=f"pi_{number}")
         )
         await client.post("/webhooks/stripe", content=raw, headers=headers)
-    samples = await scrape(client)
+    samples = await scrape(app)
     assert value(samples, "bridge_queue_pending", destination="pagent") == 3
     assert value(samples, "bridge_queue_due", destination="pagent") == 3
     age = value(samples, "bridge_queue_oldest_due_age_seconds", destination="pagent")
@@ -80,9 +81,9 @@ async def test_queue_depth_and_the_longest_wait_are_read_at_scrape_time(
 
 
 async def test_metrics_can_be_turned_off(settings: Settings) -> None:
-    app: Starlette = create_app(settings.model_copy(update={"metrics_enabled": False}))
-    async with serving(app) as client:
-        assert (await client.get("/metrics")).status_code == 404
+    app = create_app(settings.model_copy(update={"metrics_enabled": False}))
+    async with serving(app), admin_client(app) as admin:
+        assert (await admin.get("/metrics")).status_code == 404
 
 
 def test_held_counts_and_timings_expose_as_the_librarys_own_would() -> None:

@@ -15,8 +15,11 @@ from tests.support import stripe as s
     ("path", "source"),
     [
         ("/webhooks/stripe", "stripe"),
+        ("/webhooks/stripe/", "stripe"),
         ("/webhooks/shopify-eu", "shopify-eu"),
         ("/webhooks/", None),
+        ("/webhooks//", None),
+        ("/webhooks/stripe//", None),
         ("/webhooks/stripe/extra", None),
         ("/webhooksstripe", None),
         ("/healthz", None),
@@ -61,6 +64,7 @@ async def test_an_unexpected_failure_is_a_500_and_is_not_swallowed(
         response = await lenient.post("/webhooks/stripe", content=raw, headers=headers)
     assert response.status_code == 500
     assert response.text == "Internal Server Error"
+    assert response.headers["connection"] == "close"  # the server closes it after the answer
 
 
 async def test_a_sender_that_hangs_up_mid_body_stores_nothing(

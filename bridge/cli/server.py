@@ -1,11 +1,18 @@
-"""Long-running processes and their set-up: `serve`, `worker`, `migrate`."""
+"""Long-running processes and their set-up: `serve`, `worker`, `migrate`.
+
+Each server process listens on two ports (bridge/http_server.py): webhooks and probes on one;
+the admin API, metrics and detailed readiness on the other (bridge/app.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import logging
 from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
 
 from bridge.cli.common import fail, load_or_report
 from bridge.logs import configure_logging
@@ -15,6 +22,7 @@ from bridge.store import StoreUnavailable, migrate_store
 if TYPE_CHECKING:
     from bridge.cli.common import Commands
 
+log = logging.getLogger("bridge")
 
 GC_FIRST_THRESHOLD = 20_000
 """Container allocations (net) between runs of the cyclic garbage collector's youngest
@@ -62,27 +70,31 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 def _run_server(
     settings: Settings, host: str | None, port: int | None, *, run_worker: bool, webhooks: bool
 ) -> int:
-    import uvicorn
-
     from bridge.app import create_app
+    from bridge.http_server import CannotListen, address, bind_listeners, http_server
 
     configure_logging(settings.log_level, settings.log_format)
+    settings = settings.model_copy()
+    for flag, value in (("host", host), ("port", port)):
+        try:
+            if value is not None:
+                setattr(settings, flag, value)  # checked as its BRIDGE_ variable is
+        except ValidationError as exc:
+            return fail(f"--{flag}: {exc.errors(include_url=False)[0]['msg']}", 2)
     if load_or_report(settings.mappings_dir) is None:
         return 1
+    try:
+        listeners = bind_listeners(settings)
+    except CannotListen as exc:
+        return fail(str(exc))
     app = create_app(settings, run_worker=run_worker, webhooks=webhooks)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=host or settings.host,
-            port=settings.port if port is None else port,
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=int(settings.worker_shutdown_grace_seconds) + 5,
-        )
+    server = http_server(app, settings, listeners)
+    log.info(
+        "listening",
+        extra={"webhooks": address(listeners.public), "admin": address(listeners.admin)},
     )
     _tune_garbage_collector()
-    server.run()
+    server.run(sockets=list(listeners))
     return 0 if server.started else 1
 
 

@@ -177,7 +177,7 @@ def test_a_missing_vendor_key_makes_deliveries_wait_not_vanish(
     ready = bridge_process.cli("check")
     assert "PAGENT_API_KEY is not set" in ready.stdout
     send(bridge_process, s.event("checkout.session.completed", event_id="evt_e2e_wait"))
-    readiness = httpx.get(f"{bridge_process.url}/readyz").json()
+    readiness = httpx.get(f"{bridge_process.admin_url}/readyz").json()
     assert any("PAGENT_API_KEY" in w for w in readiness["warnings"])
     time.sleep(0.5)
     assert vendor.received == []

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 
+from bridge.app import BridgeApp
+
 
 @asynccontextmanager
 async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
@@ -16,3 +18,11 @@ async def serving(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bridge.test") as client:
             yield client
+
+
+@asynccontextmanager
+async def admin_client(app: BridgeApp) -> AsyncIterator[httpx.AsyncClient]:
+    """The admin port's app of a started `app` (run inside `serving(app)`), over ASGI."""
+    transport = httpx.ASGITransport(app=app.admin)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge.test") as client:
+        yield client

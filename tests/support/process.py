@@ -48,13 +48,19 @@ class BridgeProcess:
             **FAST_WORKER,
             **(env or {}),
         }
-        self.env["BRIDGE_PORT"] = str(self.port)  # every process its own port
+        self.env["BRIDGE_PORT"] = str(self.port)  # every process its own ports
+        self.env["BRIDGE_ADMIN_PORT"] = str(free_port())
         self._process: subprocess.Popen[bytes] | None = None
         self._runs = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """The admin port: `/metrics`, `/admin`, `/readyz` with detail."""
+        return f"http://127.0.0.1:{self.env['BRIDGE_ADMIN_PORT']}"
 
     def start(self, *args: str, command: str = "serve") -> BridgeProcess:
         """Run `bridge COMMAND ARGS` and wait until it answers /healthz."""

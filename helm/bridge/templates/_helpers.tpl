@@ -158,6 +158,10 @@ checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha25
   value: "0.0.0.0"
 - name: BRIDGE_PORT
   value: {{ .Values.containerPort | toString | quote }}
+- name: BRIDGE_ADMIN_HOST
+  value: "0.0.0.0"
+- name: BRIDGE_ADMIN_PORT
+  value: {{ .Values.adminPort | toString | quote }}
 - name: BRIDGE_MAPPINGS_DIR
   value: /etc/bridge/mappings
 {{- if include "bridge.postgresql" . }}

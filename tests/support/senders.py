@@ -1,0 +1,161 @@
+"""Every sender kind, signed the way the sender signs: one `Sender` per kind in the registry.
+
+The mappings are the shipped ones (`mappings/stripe.yaml` and every example), with each
+`${VARIABLE}` set to `SECRET`; each sender's `sign` computes its scheme's real signature over
+the body (and over the timestamp text it is given, so a hostile timestamp is signed as well and
+gets past the signature to the code that reads it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.stripe import REPO
+
+SECRET = "ab" * 16
+"""The value of every variable: usable text, hex (Close) and base64 (Standard Webhooks) alike."""
+SAMPLES = REPO / "mappings" / "samples"
+_unique = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Signed:
+    query: str
+    headers: dict[str, str]
+
+
+Sign = Callable[[bytes, str, str], Signed]
+"""(body, timestamp text, the URL the request goes to) -> what the request carries."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    kind: str
+    source: str
+    """The source's name in the shipped mappings (its path is /webhooks/<source>)."""
+    samples: tuple[str, ...]
+    sign: Sign
+    per_second: int | None = None
+    """Units of the signed timestamp per second; None for schemes that sign no timestamp."""
+
+    def now(self) -> str:
+        return str(int(time.time() * (self.per_second or 1)))
+
+    def sample(self, index: int = 0) -> bytes:
+        return (SAMPLES / self.kind / self.samples[index]).read_bytes()
+
+
+def _hmac(key: bytes, message: bytes) -> bytes:
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _basic() -> Signed:
+    return Signed("", {"authorization": "Basic " + _b64(f"{SECRET}:{SECRET}".encode())})
+
+
+def _stripe(body: bytes, stamp: str, url: str) -> Signed:
+    mac = _hmac(SECRET.encode(), stamp.encode() + b"." + body).hex()
+    return Signed("", {"stripe-signature": f"t={stamp},v1={mac}"})
+
+
+def _hubspot(body: bytes, stamp: str, url: str) -> Signed:
+    mac = _hmac(SECRET.encode(), b"POST" + url.encode() + body + stamp.encode())
+    return Signed("", {"x-hubspot-signature-v3": _b64(mac), "x-hubspot-request-timestamp": stamp})
+
+
+def _shopify(body: bytes, stamp: str, url: str) -> Signed:
+    headers = {
+        "x-shopify-hmac-sha256": _b64(_hmac(SECRET.encode(), body)),
+        "x-shopify-topic": "orders/paid",
+        "x-shopify-event-id": f"event-{next(_unique)}-{time.monotonic_ns()}",
+    }
+    return Signed("", headers)
+
+
+def _woocommerce(body: bytes, stamp: str, url: str) -> Signed:
+    signature = _b64(_hmac(SECRET.encode(), body))
+    return Signed("", {"x-wc-webhook-signature": signature, "x-wc-webhook-topic": "order.updated"})
+
+
+def _salesforce(body: bytes, stamp: str, url: str) -> Signed:
+    return Signed(f"?token={SECRET}", {"content-type": "text/xml"})
+
+
+def _close(body: bytes, stamp: str, url: str) -> Signed:
+    mac = _hmac(bytes.fromhex(SECRET), stamp.encode() + body).hex()
+    return Signed("", {"close-sig-hash": mac, "close-sig-timestamp": stamp})
+
+
+def _lemonsqueezy(body: bytes, stamp: str, url: str) -> Signed:
+    return Signed("", {"x-signature": _hmac(SECRET.encode(), body).hex()})
+
+
+def _paddle(body: bytes, stamp: str, url: str) -> Signed:
+    mac = _hmac(SECRET.encode(), stamp.encode() + b":" + body).hex()
+    return Signed("", {"paddle-signature": f"ts={stamp};h1={mac}"})
+
+
+def _standard_webhooks(body: bytes, stamp: str, url: str) -> Signed:
+    message_id = f"msg_{next(_unique)}_{time.monotonic_ns()}"
+    key = base64.b64decode(SECRET)  # the spec: the base64 after an optional `whsec_`
+    mac = _hmac(key, f"{message_id}.{stamp}.".encode() + body)
+    headers = {
+        "webhook-id": message_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": "v1," + _b64(mac),
+    }
+    return Signed("", headers)
+
+
+def _github_style(body: bytes, stamp: str, url: str) -> Signed:
+    return Signed("", {"x-hub-signature-256": "sha256=" + _hmac(SECRET.encode(), body).hex()})
+
+
+SENDERS: dict[str, Sender] = {
+    sender.kind: sender
+    for sender in (
+        Sender("stripe", "stripe", ("checkout.session.completed.json",), _stripe, 1),
+        Sender(
+            "hubspot",
+            "hubspot",
+            ("deal.propertyChange.json", "workflow.deal-won.json"),
+            _hubspot,
+            1000,
+        ),
+        Sender("shopify", "shopify", ("orders-paid.json",), _shopify),
+        Sender("woocommerce", "woocommerce", ("order.updated.json",), _woocommerce),
+        Sender("salesforce", "salesforce", ("opportunity-closed-won.xml",), _salesforce),
+        Sender("close", "close", ("opportunity.updated.json",), _close, 1),
+        Sender("pipedrive", "pipedrive", ("change.deal.json",), lambda *_: _basic()),
+        Sender("chargebee", "chargebee", ("payment_succeeded.json",), lambda *_: _basic()),
+        Sender("lemonsqueezy", "lemonsqueezy", ("order_created.json",), _lemonsqueezy),
+        Sender("paddle", "paddle", ("transaction.completed.json",), _paddle, 1),
+        Sender("standard-webhooks", "orders", ("order.paid.json",), _standard_webhooks, 1),
+        Sender("hmac", "shop", ("order.completed.json",), _github_style),
+    )
+}
+
+
+def shipped_mappings(folder: Path) -> dict[str, str]:
+    """Every shipped source and its rules in `folder`; the environment naming every secret."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (REPO / "mappings" / "examples").glob("*.yaml"):
+        if not path.name.startswith("stripe-to-"):
+            shutil.copy(path, folder)
+    for name in ("stripe.yaml", "stripe-to-pagent.yaml", "pagent.yaml"):
+        shutil.copy(REPO / "mappings" / name, folder)
+    text = "".join(path.read_text() for path in folder.glob("*.yaml"))
+    return dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), SECRET)
