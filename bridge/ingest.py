@@ -4,12 +4,18 @@ The answer follows the semantics senders and users rely on: 200 only once the ev
 deliveries are committed (`accepted`, `ignored`, `unmapped` with the reason, `duplicate`); 401 or
 400 with nothing stored when the request is not genuine or not usable; 404 for an unknown source;
 503 when we cannot verify or cannot commit, so the sender retries.
+
+A verified body that a sender's module fails on in a way it did not foresee is still the
+sender's request, not an outage: it is answered 400 with the exception's type (never a 500,
+which the sender would retry for days), and logged as an error with the type and the line it
+was raised at, and no value from the request.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +27,7 @@ from bridge.logs import info_line
 from bridge.mapping.config import Config
 from bridge.metrics import Metrics
 from bridge.model import Event, RuleResult
-from bridge.sources import InboundRequest, Source, SourceError
+from bridge.sources import InboundRequest, Source, SourceError, refuse_control_characters
 from bridge.store.base import (
     NewDelivery,
     NewEvent,
@@ -114,11 +120,14 @@ class Ingestor:
             return Reply.json(503, answer, source), []
         try:
             events = source.verify(request)
+            refuse_control_characters(events)
         except SourceError as exc:
             log.warning(
                 "webhook rejected", extra={**context, "status": exc.status, "reason": str(exc)}
             )
             return Reply.json(exc.status, {"error": str(exc)}, source), []
+        except Exception as exc:  # the last resort; each cause found is fixed where it lives
+            return _unreadable(source, exc, context), []
         if not events:
             log.info("webhook with nothing to record", extra={**context, "status": 200})
             return Reply.json(200, {"status": "ok", "reason": "nothing to record"}, source), []
@@ -146,9 +155,11 @@ class Ingestor:
         committed = list(zip(planned, stored, strict=True))
         answers = [_answer(plan, result) for plan, result in committed]
         for answer in answers:
-            info_line(
-                log, "webhook", {**context, **answer, "outcome": answer["status"], "status": 200}
-            )
+            line = {**context, **answer, "outcome": answer["status"], "status": 200}
+            if answer["status"] == "unmapped":  # a conversion that will not reach the vendor
+                log.warning("webhook", extra=line)
+            else:
+                info_line(log, "webhook", line)
         body = answers[0] if len(answers) == 1 else {"events": answers}
         return Reply.json(200, body, source), committed
 
@@ -222,6 +233,19 @@ def summarize(event: Event, results: Sequence[RuleResult]) -> tuple[Any, str | N
     if results:
         return "ignored", "; ".join(f"rule {r.rule!r}: {r.reason}" for r in results)
     return "ignored", f"no rule for {event.source!r} events of type {event.type!r}"
+
+
+def _unreadable(source: Source, exc: Exception, context: dict[str, str]) -> Reply:
+    """The 400 for a request its sender's module failed on unforeseen, logged for a fix."""
+    kind = type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename.rpartition('/')[2]}:{frames[-1].lineno}" if frames else ""
+    log.error(
+        "webhook could not be read",
+        extra={**context, "status": 400, "error_type": kind, "raised_at": where},
+    )
+    answer = {"error": f"the request could not be read ({kind}); nothing was stored"}
+    return Reply.json(400, answer, source)
 
 
 def _answer(plan: Plan, stored: Stored) -> dict[str, Any]:

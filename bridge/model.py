@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,17 @@ from bridge.money import Money
 
 Consent = Literal["granted", "denied", "pending"]
 CONSENT_VALUES: tuple[Consent, ...] = ("granted", "denied", "pending")
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control_character(text: str) -> bool:
+    """Whether `text` holds a control character (NUL, a line break, ...): no id or event type a
+    sender or vendor issues does, and not every store can keep one (PostgreSQL refuses NUL).
+
+    `isprintable()` (a fifth of the regex's cost) is True for every id and type a sender
+    writes, and False for every control character; only then is the regex asked."""
+    return not text.isprintable() and _CONTROL_CHARACTER.search(text) is not None
 
 
 # `Event`, `Provenance` and `Conversion` are made for every webhook: slotted but not frozen, as in

@@ -1,42 +1,40 @@
 """Money as an integer count of a currency's minor unit: the only way bridge holds an amount.
 
-Exponents come from the ISO 4217 table (the `iso4217` package ships the official list).
-Senders that count in a different minor unit (Stripe's own list) rescale exactly on the way in;
-vendors that want major units get an exact `Decimal` on the way out. No float is ever involved.
+Exponents come from the ISO 4217 table pinned in `bridge.currencies`. Senders that count in a
+different minor unit (Stripe's own list) rescale exactly on the way in; vendors that want major
+units get an exact `Decimal` on the way out. No float is ever involved.
+
+An amount holds at most `MAX_MINOR_UNITS` minor units either way: what the store and every
+vendor's 64-bit integers carry. A larger amount is no purchase any sender reports; it is refused
+where it is read, with the reason, instead of failing when it is stored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-import iso4217
-
+from bridge.currencies import EXPONENTS
+from bridge.numbers import MAX_DIGITS, ascii_decimal, ascii_int
 from bridge.shown import shown
 
-# Amounts beyond 10**30 minor units are not money any sender produces; refusing them keeps
-# Decimal arithmetic on hostile input cheap.
-_MAX_DIGITS = 30
+MAX_MINOR_UNITS = 10**MAX_DIGITS - 1
+"""The largest amount, in minor units, either way: 18 digits, inside a signed 64-bit integer."""
+
+# Decimal amounts beyond 10**30 are refused before any arithmetic, which keeps Decimal
+# arithmetic on hostile input cheap.
+_MAX_ADJUSTED = 30
 
 
 class MoneyError(ValueError):
     """An amount or currency that cannot be represented exactly."""
 
 
-# Read once: looking a code up through the library's enum cost more than the rest of a
-# conversion's money handling.
-_EXPONENTS: dict[str, int | None] = {
-    member.code: member.exponent
-    for name, member in iso4217.Currency.__members__.items()
-    if member.code == name
-}
-
-
 def currency_exponent(code: str) -> int:
     """Number of decimals of the currency's minor unit, by ISO 4217 (USD 2, JPY 0, KWD 3)."""
-    if code not in _EXPONENTS:
+    if code not in EXPONENTS:
         raise MoneyError(f"unknown currency {shown(code)} (not an ISO 4217 code)")
-    exponent = _EXPONENTS[code]
+    exponent = EXPONENTS[code]
     if exponent is None:
         raise MoneyError(f"currency {shown(code)} has no minor unit (ISO 4217 lists it as N.A.)")
     return exponent
@@ -61,6 +59,11 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.minor, int) or isinstance(self.minor, bool):
             raise MoneyError(f"minor units must be an integer, got {type(self.minor).__name__}")
+        if not -MAX_MINOR_UNITS <= self.minor <= MAX_MINOR_UNITS:
+            raise MoneyError(
+                f"amount of {shown(self.minor)} minor units is outside the range bridge keeps"
+                f" (at most {MAX_DIGITS} digits)"
+            )
         currency_exponent(self.currency)
 
     @property
@@ -123,23 +126,27 @@ def _integer(amount: object) -> int:
         raise MoneyError("amount must be an integer count of minor units, got a boolean")
     if isinstance(amount, int):
         return amount
-    if isinstance(amount, str) and amount.strip().lstrip("-").isdigit():
-        text = amount.strip()
-        if len(text) > _MAX_DIGITS:
-            raise MoneyError(f"amount {text[:12]}... is too large")
-        return int(text)
-    raise MoneyError(f"amount must be an integer count of minor units, got {shown(amount)}")
+    units = (
+        ascii_int(amount, max_digits=MAX_DIGITS + 1, signed=True)
+        if isinstance(amount, str)
+        else None
+    )
+    if units is None:
+        raise MoneyError(f"amount must be an integer count of minor units, got {shown(amount)}")
+    return units
 
 
 def _decimal(amount: object) -> Decimal:
-    if isinstance(amount, bool) or not isinstance(amount, str | int | Decimal):
+    if isinstance(amount, str):
+        value = ascii_decimal(amount, max_digits=_MAX_ADJUSTED, signed=True)
+        if value is None:
+            raise MoneyError(f"amount {shown(amount)} is not a decimal number")
+        return value
+    if isinstance(amount, bool) or not isinstance(amount, int | Decimal):
         raise MoneyError(f"amount must be a decimal string or integer, got {shown(amount)}")
-    try:
-        value = Decimal(amount.strip() if isinstance(amount, str) else amount)
-    except InvalidOperation:
-        raise MoneyError(f"amount {shown(amount)} is not a decimal number") from None
+    value = Decimal(amount)
     if not value.is_finite():
         raise MoneyError(f"amount {shown(amount)} is not a finite number")
-    if value != 0 and abs(value.adjusted()) > _MAX_DIGITS:
-        raise MoneyError(f"amount {shown(amount)} is out of range")
+    if value != 0 and abs(value.adjusted()) > _MAX_ADJUSTED:
+        raise MoneyError(f"amount {shown(amount)} is outside the range bridge keeps")
     return value

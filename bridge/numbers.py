@@ -8,6 +8,9 @@ number is read here: ASCII digits only, bounded in length, or None.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 MAX_DIGITS = 18
 """Enough for unix milliseconds and any money amount in minor units; fits a signed 64-bit column."""
 
@@ -27,3 +30,22 @@ def ascii_int(text: str, *, max_digits: int = MAX_DIGITS, signed: bool = False) 
         return None
     value = int(digits)
     return -value if negative else value
+
+
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+def ascii_decimal(
+    text: str, *, max_digits: int = MAX_DIGITS, signed: bool = False
+) -> Decimal | None:
+    """`text` (surrounding blanks allowed) as an exact Decimal if it is ASCII digits with at most
+    one '.' between them, else None.
+
+    `Decimal()` alone also reads other scripts' digits, `NaN`, `Infinity`, exponents and '_'.
+    """
+    number = text.strip()
+    if not _DECIMAL.fullmatch(number) or (number.startswith("-") and not signed):
+        return None
+    if len(number) - number.startswith("-") - ("." in number) > max_digits:
+        return None
+    return Decimal(number)

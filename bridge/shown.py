@@ -2,7 +2,9 @@
 
 Reasons are stored, logged and sent back to the sender, so they must not carry personal data:
 a short, plainly harmless value (a currency code, a number, an id-like token) is quoted, since it
-is what a user needs to fix a mapping; anything else is described by its type and length only.
+is what a user needs to fix a mapping; anything else is described by its type and size only.
+The description never walks or prints the value: a deeply nested array or an integer of
+thousands of digits is described as cheaply as a short one.
 """
 
 from __future__ import annotations
@@ -11,14 +13,26 @@ import re
 from typing import Any
 
 _SAFE = re.compile(r"[A-Za-z0-9 _.:+-]{0,24}")
+_LOG10_2 = 0.30102999566398120
 
 
 def shown(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return repr(value)
-    if isinstance(value, int | float):
-        text = repr(value)
-        return text if len(text) <= 24 else f"a number of {len(text)} digits"
+    if isinstance(value, int):
+        digits = _digits(value)
+        return repr(value) if digits + (value < 0) <= 24 else f"a number of {digits} digits"
+    if isinstance(value, float):
+        return repr(value)
     if isinstance(value, str) and _SAFE.fullmatch(value):
         return repr(value)
+    if isinstance(value, dict | list | tuple):
+        return f"a {type(value).__name__} of {len(value)} items"
     return f"a {type(value).__name__} of {len(str(value))} characters"
+
+
+def _digits(number: int) -> int:
+    """Decimal digits of `number`, without printing it (Python refuses past 4,300 digits)."""
+    magnitude = abs(number)
+    estimate = int((magnitude.bit_length() - 1) * _LOG10_2) + 1 if magnitude else 1
+    return estimate + 1 if magnitude >= 10**estimate else estimate

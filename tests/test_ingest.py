@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -12,10 +13,12 @@ import pytest
 from bridge.ingest import Ingestor, Reply
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest
+from bridge.sources.stripe import StripeSource
 from bridge.store.base import NewEvent, Stored
 from bridge.store.sqlite import SQLiteStore
 from tests.support import stripe as s
-from tests.support.mappings import ENVIRON
+from tests.support.mappings import ENVIRON, example_config
+from tests.support.senders import SENDERS
 
 
 class Harness:
@@ -209,3 +212,116 @@ async def test_a_webhook_waiting_for_its_commit_no_longer_holds_its_parsed_event
     reply = await harness.send(s.body(s.event("checkout.session.completed", event_id="evt_held")))
     assert (reply.status, reply.body["status"]) == (200, "accepted")
     assert probe.held == []
+
+
+# A verified request never gets a 500 -----------------------------------------------------
+
+
+async def test_an_unforeseen_failure_parsing_a_verified_body_is_a_400_that_says_why(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def overflowing(self: object, body: bytes) -> list[object]:
+        raise OverflowError("date value out of range: 0001-01-01T00:00:00+05:00")
+
+    monkeypatch.setattr(StripeSource, "parse", overflowing)
+    with caplog.at_level(logging.INFO, logger="bridge.ingest"):
+        reply = await harness.send(s.event("checkout.session.completed", event_id="evt_odd"))
+    assert reply.status == 400
+    assert reply.body == {
+        "error": "the request could not be read (OverflowError); nothing was stored"
+    }
+    assert harness.rows("SELECT COUNT(*) FROM events") == [(0,)]
+    [record] = [r for r in caplog.records if r.getMessage() == "webhook could not be read"]
+    assert (record.levelno, record.__dict__["error_type"]) == (logging.ERROR, "OverflowError")
+    assert "0001" not in str(record.__dict__)
+
+
+@pytest.mark.parametrize(("field", "name"), [("id", "event id"), ("type", "event type")])
+async def test_an_event_id_or_type_with_a_nul_is_refused_naming_the_field(
+    harness: Harness, field: str, name: str
+) -> None:
+    payload = s.event("checkout.session.completed")
+    payload[field] = payload[field] + "\x00"
+    reply = await harness.send(payload)
+    assert (reply.status, reply.body) == (
+        400,
+        {"error": f"the {name} holds a control character such as NUL"},
+    )
+    assert harness.rows("SELECT COUNT(*) FROM events") == [(0,)]
+
+
+async def test_a_body_nested_too_deeply_is_a_400_that_says_so(harness: Harness) -> None:
+    raw = s.body(s.event("checkout.session.completed", metadata={"deep": "__x__"}))
+    raw = raw.replace(b'"__x__"', b"[" * 1000 + b"]" * 1000)
+    reply = await harness.send(raw)
+    assert (reply.status, reply.body) == (400, {"error": "body is nested deeper than 64 levels"})
+    assert harness.rows("SELECT COUNT(*) FROM events") == [(0,)]
+
+
+async def test_an_unmapped_webhook_is_a_warning(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bridge.ingest"):
+        reply = await harness.send(s.event("checkout.session.completed", currency="xyz"))
+    assert reply.body["status"] == "unmapped"
+    [record] = [r for r in caplog.records if r.getMessage() == "webhook"]
+    assert record.levelno == logging.WARNING
+
+
+async def test_an_accepted_webhook_stays_an_info_line(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bridge.ingest"):
+        reply = await harness.send(s.event("checkout.session.completed"))
+    assert reply.body["status"] == "accepted"
+    [record] = [r for r in caplog.records if r.getMessage() == "webhook"]
+    assert record.levelno == logging.INFO
+
+
+# Amounts: what the store cannot carry, and what is no purchase ---------------------------
+
+
+async def send_example(tmp_path: Path, kind: str, body: bytes) -> tuple[Reply, SQLiteStore]:
+    """`body`, signed for real, to the shipped example mapping of sender `kind`."""
+    sender = SENDERS[kind]
+    [example] = (s.REPO / "mappings" / "examples").glob(f"{kind}-to-*.yaml")
+    config = example_config(tmp_path, example)
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    url = f"http://b/webhooks/{sender.source}"
+    signed = sender.sign(body, sender.now(), url)
+    request = InboundRequest("POST", url + signed.query, signed.headers, body)
+    return await Ingestor(config, store).receive(sender.source, request), store
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "reason"),
+    [
+        ("shopify", ["total_price"], "-5.00", "negative revenue: a refund is not a purchase"),
+        ("shopify", ["total_price"], -9223372036854775808, "outside the range bridge keeps"),
+        ("pipedrive", ["data", "value"], 10**19, "outside the range bridge keeps"),
+        ("shopify", ["total_price"], "\uff11\uff12\uff13", "not a decimal number"),
+    ],
+)
+async def test_an_amount_that_is_no_purchase_is_unmapped_with_the_reason(
+    tmp_path: Path, kind: str, path: list[str], value: object, reason: str
+) -> None:
+    document = orjson.loads(SENDERS[kind].sample())
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    reply, store = await send_example(tmp_path, kind, orjson.dumps(document))
+    try:
+        assert reply.status == 200
+        assert reply.body["status"] == "unmapped"
+        assert reason in reply.body["reason"]
+        rows = sqlite3.connect(store.path).execute("SELECT outcome FROM events").fetchall()
+        assert rows == [("unmapped",)]
+    finally:
+        await store.close()
+
+
+async def test_the_shopify_example_still_converts_a_positive_total(tmp_path: Path) -> None:
+    reply, store = await send_example(tmp_path, "shopify", SENDERS["shopify"].sample())
+    await store.close()
+    assert (reply.status, reply.body["status"]) == (200, "accepted")

@@ -1,10 +1,13 @@
+import subprocess
+import sys
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.money import Money, MoneyError, currency_exponent, normalize_currency
+from bridge.money import MAX_MINOR_UNITS, Money, MoneyError, currency_exponent, normalize_currency
 
 
 @pytest.mark.parametrize(
@@ -134,3 +137,52 @@ def test_major_and_minor_round_trip(minor: int, code: str) -> None:
 )
 def test_major_text_is_the_shortest_exact_decimal(money: Money, text: str) -> None:
     assert money.major_text() == text
+
+
+# Peers' text and the store's range ------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["\uff11\uff12\uff13", "\u00b9\u00b2\u00b3", "\u0661\u0662"])
+def test_digits_of_other_scripts_are_not_an_amount(amount: str) -> None:
+    with pytest.raises(MoneyError, match="integer count of minor units"):
+        Money.from_minor(amount, "USD")
+    with pytest.raises(MoneyError, match="not a decimal number"):
+        Money.from_major(amount, "USD")
+
+
+@pytest.mark.parametrize(
+    ("build", "amount"),
+    [
+        (Money.from_minor, -9223372036854775808),
+        (Money.from_minor, 2**64 - 1),
+        (Money.from_major, 10**19),
+        (Money.from_major, "-92233720368547758.08"),
+        (Money.from_minor, str(10**18)),
+    ],
+)
+def test_amounts_the_store_cannot_carry_are_refused(build: Any, amount: object) -> None:
+    with pytest.raises(MoneyError, match="outside the range"):
+        build(amount, "USD")
+
+
+def test_the_largest_amount_is_kept_exactly() -> None:
+    assert Money.from_minor(MAX_MINOR_UNITS, "USD").minor == 10**18 - 1
+    assert Money.from_minor(-MAX_MINOR_UNITS, "USD").minor == -(10**18) + 1
+
+
+# The currency table is pinned data ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "exponent"),
+    [("BGN", 2), ("ANG", 2), ("XCG", 2), ("HRK", 2), ("SLL", 2), ("SLE", 2), ("VEF", 2)],
+)
+def test_codes_that_left_iso_4217_keep_their_exponent(code: str, exponent: int) -> None:
+    assert currency_exponent(code) == exponent
+    assert Money.from_minor(1999, code.lower()) == Money(1999, code)
+
+
+def test_the_table_is_bridges_own_not_an_installed_packages() -> None:
+    script = "import sys, bridge.money, bridge.mapping; print('iso4217' in sys.modules)"
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "False"

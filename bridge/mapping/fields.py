@@ -4,6 +4,10 @@ An entry is an expression string, `{const: value}`, a bare number or boolean, or
 `properties`, `exposure` and `segments`) a mapping of names to entries. Each field then has one
 coercion: ids become strings, revenue must be `Money` built by a money function (so the unit is
 always explicit), times must be aware datetimes, and so on. Empty strings count as missing.
+
+An id holding a control character (NUL, a line break, ...) is no id a vendor issued, and not
+every store or vendor can keep one: the field is invalid, so the rule is `unmapped` and says
+which field. A negative revenue is a refund or an error, never a purchase: invalid as well.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import orjson
 
 from bridge.mapping.compiled import Emitter
 from bridge.mapping.expressions import Constant, Expression, compile_expression
-from bridge.model import CONSENT_VALUES, CONVERSION_FIELDS
-from bridge.money import Money
+from bridge.model import CONSENT_VALUES, CONVERSION_FIELDS, has_control_character
+from bridge.money import MAX_MINOR_UNITS, Money
+from bridge.numbers import ascii_int
 from bridge.shown import shown
 
 MAX_PROPERTIES_BYTES = 16 * 1024
+_MAX_COUNT = MAX_MINOR_UNITS
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -83,6 +89,8 @@ def coerce(field: str, value: Any) -> Any:
 
 def _identifier(value: Any) -> str:
     if isinstance(value, str):
+        if has_control_character(value):
+            raise FieldError("holds a control character, which no id contains")
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -116,6 +124,8 @@ def _segment_value(value: Any) -> str | list[str]:
 
 def _money(value: Any) -> Money:
     if isinstance(value, Money):
+        if value.minor < 0:
+            raise FieldError("negative revenue: a refund is not a purchase")
         return value
     raise FieldError(
         f"got {_kind(value)}: revenue must come from money(), money_major() or stripe_money(),"
@@ -124,10 +134,11 @@ def _money(value: Any) -> Money:
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    count = ascii_int(value) if isinstance(value, str) else None
+    if count is not None:
+        return count
     raise FieldError(f"expected a whole number >= 0, got {shown(value)}")
 
 

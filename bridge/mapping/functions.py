@@ -9,17 +9,19 @@ the event is `unmapped`.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from jmespath import functions
 
-from bridge.model import EPOCH
+from bridge.currencies import stripe_exponent
+from bridge.moments import iso_moment, unix_moment
 from bridge.money import Money
+from bridge.nesting import TOO_DEEP, json_too_deep
+from bridge.numbers import ascii_decimal
 from bridge.shown import shown
-from bridge.sources.stripe import stripe_exponent
 
 
 class FunctionError(ValueError):
@@ -89,16 +91,14 @@ class BridgeFunctions(functions.Functions):
         """An ISO 8601 time with an offset or `Z`; one without a zone is ambiguous, so refused."""
         if value is None:
             return None
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise FunctionError(f"iso_time(): {shown(value)} is not an ISO 8601 time") from None
-        if moment.tzinfo is None:
-            raise FunctionError(f"iso_time(): {shown(value)} has no time zone")
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            raise FunctionError("iso_time(): outside the range of representable times") from None
+        moment = iso_moment(value)
+        if moment is None:
+            if iso_moment(value, unzoned_utc=True) is not None:
+                raise FunctionError(f"iso_time(): {shown(value)} has no time zone")
+            raise FunctionError(
+                f"iso_time(): {shown(value)} is not an ISO 8601 time in the range of years 1-9999"
+            )
+        return moment
 
     @functions.signature(_TEXT)
     def _func_json_parse(self, value: Any) -> Any:
@@ -106,9 +106,12 @@ class BridgeFunctions(functions.Functions):
         if value is None:
             return None
         try:
-            return orjson.loads(value)
+            document = orjson.loads(value)
         except orjson.JSONDecodeError:
             raise FunctionError("json_parse(): the text is not valid JSON") from None
+        if json_too_deep(value.encode(), document):
+            raise FunctionError(f"json_parse(): the document is {TOO_DEEP}")
+        return document
 
     @functions.signature(_TEXT)
     def _func_lower(self, value: Any) -> str | None:
@@ -139,10 +142,14 @@ def _no_float(amount: Any, name: str) -> Any:
 def _from_unix(value: Any, per_second: int, name: str) -> datetime | None:
     if value is None:
         return None
-    try:
-        if isinstance(value, int):  # the usual case, exact without Decimal
-            return EPOCH + timedelta(microseconds=value * (1_000_000 // per_second))
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        return EPOCH + timedelta(microseconds=int(number * 1_000_000 / per_second))
-    except (ArithmeticError, ValueError, OverflowError):
-        raise FunctionError(f"{name}(): {shown(value)} is not a timestamp") from None
+    count: int | Decimal | None
+    if isinstance(value, int) and not isinstance(value, bool):
+        count = value  # the usual case, exact without Decimal
+    elif isinstance(value, float):
+        count = Decimal(repr(value))
+    else:
+        count = ascii_decimal(value, signed=True)
+    moment = None if count is None else unix_moment(count, per_second)
+    if moment is None:
+        raise FunctionError(f"{name}(): {shown(value)} is not a timestamp in years 1-9999")
+    return moment

@@ -6,6 +6,7 @@ from bridge.sources.base import (
     Source,
     SourceError,
     VerificationFailed,
+    refuse_control_characters,
 )
 from bridge.sources.chargebee import ChargebeeSource
 from bridge.sources.close import CloseSource
@@ -42,4 +43,5 @@ __all__ = [
     "Source",
     "SourceError",
     "VerificationFailed",
+    "refuse_control_characters",
 ]

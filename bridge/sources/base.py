@@ -8,7 +8,7 @@ trusted.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from typing import Any, ClassVar
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from bridge.model import Event
+from bridge.model import Event, has_control_character
 from bridge.secrets import Secret
 
 
@@ -125,3 +125,16 @@ class Source(ABC):
     def render(self, status: int, answer: dict[str, Any]) -> tuple[bytes, str]:
         """The response body and media type the sender expects (JSON unless it needs more)."""
         return orjson.dumps(answer), "application/json"
+
+
+def refuse_control_characters(events: Sequence[Event]) -> None:
+    """Refuse events whose id or type holds a control character, naming the field.
+
+    Every sender's events pass here before anything is stored, so that no store is asked to keep
+    what one of them cannot (PostgreSQL refuses NUL in text), and both stores answer alike.
+    """
+    for event in events:
+        if has_control_character(event.event_id):
+            raise MalformedPayload("the event id holds a control character such as NUL")
+        if has_control_character(event.type):
+            raise MalformedPayload("the event type holds a control character such as NUL")

@@ -15,12 +15,12 @@ be duplicated and arrive out of order), `event_type` (`payment_succeeded`, `invo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from bridge.model import Event
+from bridge.moments import sender_time
 from bridge.secrets import Secret
 from bridge.sources import signing
 from bridge.sources.base import InboundRequest, MalformedPayload, Source, SourceOptions
@@ -69,12 +69,6 @@ class ChargebeeSource(Source):
                 type=event_type,
                 payload=payload,
                 raw=body,
-                occurred_at=_unix_seconds(payload.get("occurred_at")),
+                occurred_at=sender_time(payload.get("occurred_at")),
             )
         ]
-
-
-def _unix_seconds(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    return None

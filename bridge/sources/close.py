@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from bridge.model import Event
+from bridge.moments import sender_time
+from bridge.numbers import ascii_int
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -80,14 +81,15 @@ class CloseSource(Source):
             raise VerificationFailed("missing close-sig-hash header")
         if not stamp:
             raise VerificationFailed("missing close-sig-timestamp header")
-        if not stamp.isdigit():
+        seconds = ascii_int(stamp)
+        if seconds is None:
             raise VerificationFailed("close-sig-timestamp is not unix seconds")
         keys = [bytes.fromhex(value) for ref in self.secrets for value in ref.values()]
         message = stamp.encode() + request.body
         expected = [signing.digest("sha256", key, message) for key in keys]
         if not signing.any_match(expected, [signing.decode_signature(header, "hex")]):
             raise VerificationFailed("close-sig-hash does not match: check the signature_key")
-        signing.check_window(int(stamp), self.options.tolerance_seconds, now=self.clock())
+        signing.check_window(seconds, self.options.tolerance_seconds, now=self.clock())
         return self.parse(request.body)
 
     def parse(self, body: bytes) -> list[Event]:
@@ -110,17 +112,6 @@ class CloseSource(Source):
                 type=f"{object_type}.{action}",
                 payload=payload,
                 raw=body,
-                occurred_at=_utc(event.get("date_created")),
+                occurred_at=sender_time(event.get("date_created"), unzoned_utc=True),
             )
         ]
-
-
-def _utc(value: Any) -> datetime | None:
-    """Close writes event times in UTC, often without a zone (`2019-01-15T12:48:23.395000`)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

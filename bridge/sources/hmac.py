@@ -20,6 +20,8 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.model import Event
+from bridge.moments import sender_time
+from bridge.numbers import ascii_int
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -202,7 +204,7 @@ class HmacSource(Source):
             return None
         if not value:
             raise VerificationFailed(f"missing timestamp ({where})")
-        if not (value.isascii() and value.isdigit()) or len(value) > _MAX_TIMESTAMP_DIGITS:
+        if ascii_int(value, max_digits=_MAX_TIMESTAMP_DIGITS) is None:
             raise VerificationFailed(f"timestamp in {where} is not a unix time")
         return value
 
@@ -227,7 +229,7 @@ class HmacSource(Source):
                 type=self._event_type(payload, headers),
                 payload=payload,
                 raw=raw,
-                occurred_at=signing.event_time(signing.value_at(payload, self.options.occurred_at)),
+                occurred_at=sender_time(signing.value_at(payload, self.options.occurred_at)),
             )
         ]
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from pydantic import Field, field_validator
 
-from bridge.model import EPOCH, Event
+from bridge.model import Event
+from bridge.moments import sender_time
+from bridge.numbers import ascii_int
 from bridge.secrets import EnvStr, Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -140,7 +141,8 @@ class HubSpotSource(Source):
         stamp = (request.headers.get(V3_TIMESTAMP) or "").strip()
         if not stamp:
             raise VerificationFailed("missing X-HubSpot-Request-Timestamp header")
-        if not stamp.isdigit():
+        milliseconds = ascii_int(stamp)
+        if milliseconds is None:
             raise VerificationFailed("X-HubSpot-Request-Timestamp is not unix milliseconds")
         uri = v3_uri(self.signed_url(request.url))
         message = request.method.upper().encode() + uri.encode() + request.body + stamp.encode()
@@ -151,7 +153,7 @@ class HubSpotSource(Source):
                 f"X-HubSpot-Signature-v3 does not match a request to {uri}: check the client"
                 " secret, and set public_url if HubSpot calls bridge through a proxy"
             )
-        signing.check_window(int(stamp) / 1000, self.options.tolerance_seconds, now=self.clock())
+        signing.check_window(milliseconds / 1000, self.options.tolerance_seconds, now=self.clock())
 
     def _check_legacy(self, request: InboundRequest, version: str) -> None:
         if version == "v2":
@@ -189,7 +191,7 @@ class HubSpotSource(Source):
             type=event_type,
             payload=item,
             raw=orjson.dumps(item),
-            occurred_at=_from_ms(item.get("occurredAt")),
+            occurred_at=sender_time(item.get("occurredAt"), per_second=1000),
         )
 
     def _workflow_event(self, payload: dict[str, Any], body: bytes) -> Event:
@@ -238,9 +240,3 @@ def _lookup(payload: Any, path: str) -> Any:
             return None
         value = value.get(segment)
     return value
-
-
-def _from_ms(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return EPOCH + timedelta(milliseconds=value)
-    return None

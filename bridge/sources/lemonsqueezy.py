@@ -17,12 +17,12 @@ miss retries.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
 from bridge.model import Event
+from bridge.moments import sender_time
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -80,8 +80,9 @@ class LemonSqueezySource(Source):
                 type=event_name,
                 payload=payload,
                 raw=body,
-                occurred_at=_iso_time(attributes.get("updated_at"))
-                or _iso_time(attributes.get("created_at")),
+                # ISO 8601 in UTC (`2026-03-04T10:15:00.000000Z`)
+                occurred_at=sender_time(attributes.get("updated_at"), unzoned_utc=True)
+                or sender_time(attributes.get("created_at"), unzoned_utc=True),
             )
         ]
 
@@ -97,14 +98,3 @@ def dedupe_id(payload: dict[str, Any], body: bytes) -> str:
         return signing.body_digest(body)
     key = ":".join(str(part) for part in parts)
     return f"test:{key}" if meta.get("test_mode") is True else key
-
-
-def _iso_time(value: Any) -> datetime | None:
-    """Lemon Squeezy times are ISO 8601 in UTC (`2026-03-04T10:15:00.000000Z`)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

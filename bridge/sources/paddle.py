@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import Field
 
 from bridge.model import Event
+from bridge.moments import sender_time
+from bridge.numbers import ascii_int
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -53,7 +55,7 @@ class PaddleSource(Source):
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
             raise VerificationFailed("missing Paddle-Signature header")
-        timestamp, signatures = parse_signature_header(header)
+        timestamp, seconds, signatures = parse_signature_header(header)
         message = timestamp.encode() + b":" + request.body
         expected = [
             signing.digest("sha256", value.encode(), message)
@@ -65,7 +67,7 @@ class PaddleSource(Source):
             raise VerificationFailed(
                 "no h1 signature in Paddle-Signature matches: check the destination's secret key"
             )
-        signing.check_window(int(timestamp), self.options.tolerance_seconds)
+        signing.check_window(seconds, self.options.tolerance_seconds)
         return self.parse(request.body)
 
     def parse(self, body: bytes) -> list[Event]:
@@ -82,13 +84,14 @@ class PaddleSource(Source):
                 type=event_type,
                 payload=payload,
                 raw=body,
-                occurred_at=signing.event_time(payload.get("occurred_at")),
+                occurred_at=sender_time(payload.get("occurred_at")),
             )
         ]
 
 
-def parse_signature_header(header: str) -> tuple[str, list[str]]:
-    """`ts` and every `h1` of a `Paddle-Signature` header; other keys are ignored."""
+def parse_signature_header(header: str) -> tuple[str, int, list[str]]:
+    """`ts` (as sent and as unix seconds) and every `h1` of a `Paddle-Signature` header; other
+    keys are ignored."""
     timestamps: list[str] = []
     signatures: list[str] = []
     for item in header.split(";"):
@@ -100,8 +103,9 @@ def parse_signature_header(header: str) -> tuple[str, list[str]]:
     if len(timestamps) != 1:
         raise VerificationFailed("Paddle-Signature needs exactly one ts=")
     timestamp = timestamps[0]
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
+    seconds = ascii_int(timestamp, max_digits=_MAX_TIMESTAMP_DIGITS)
+    if seconds is None:
         raise VerificationFailed("ts= in Paddle-Signature is not a unix time")
     if not signatures:
         raise VerificationFailed("no h1= signature in Paddle-Signature")
-    return timestamp, signatures
+    return timestamp, seconds, signatures

@@ -14,12 +14,12 @@ The type is `meta.action` + "." + `meta.entity`, the way Pipedrive names its eve
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from bridge.model import Event
+from bridge.moments import sender_time
 from bridge.secrets import Secret
 from bridge.sources import signing
 from bridge.sources.base import InboundRequest, MalformedPayload, Source, SourceOptions
@@ -78,19 +78,6 @@ class PipedriveSource(Source):
                 type=f"{action}.{entity}",
                 payload=payload,
                 raw=body,
-                occurred_at=_timestamp(meta.get("timestamp")),
+                occurred_at=sender_time(meta.get("timestamp"), unzoned_utc=True),
             )
         ]
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """ISO 8601 (`2025-04-15T15:41:43.123Z`) in current payloads; unix seconds in older ones."""
-    try:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str):
-            moment = datetime.fromisoformat(value.strip())
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (OverflowError, OSError, ValueError):  # outside what a datetime can hold
-        return None
-    return None

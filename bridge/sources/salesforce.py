@@ -19,7 +19,6 @@ a SOAP fault otherwise, so Salesforce retries exactly what was not stored.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 from xml.etree.ElementTree import Element, ParseError
@@ -31,6 +30,8 @@ from defusedxml.ElementTree import fromstring
 from pydantic import Field, field_validator
 
 from bridge.model import Event
+from bridge.moments import sender_time
+from bridge.nesting import TOO_DEEP, tree_too_deep
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -170,7 +171,7 @@ class SalesforceSource(Source):
             type=event_type,
             payload=fields,
             raw=orjson.dumps({STORED: stored, "fields": fields}),
-            occurred_at=_salesforce_time(fields.get("LastModifiedDate")),
+            occurred_at=sender_time(fields.get("LastModifiedDate")),
         )
 
 
@@ -182,6 +183,8 @@ def _notifications(body: bytes) -> Element:
         raise MalformedPayload(f"XML with a DTD or entities is refused: {exc}") from None
     except ParseError as exc:
         raise MalformedPayload(f"body is not well-formed XML: {exc}") from None
+    if tree_too_deep(root, list):
+        raise MalformedPayload(f"body is {TOO_DEEP}")
     found = root.find(f"{{{SOAP_ENV}}}Body/{OUTBOUND}notifications")
     if found is None:
         raise MalformedPayload("not a Salesforce outbound message (no soapenv:Body/notifications)")
@@ -205,14 +208,3 @@ def _fields(element: Element) -> dict[str, Any]:
         else:
             fields[name] = child.text or ""
     return fields
-
-
-def _salesforce_time(value: Any) -> datetime | None:
-    """Salesforce dateTime fields: `2026-03-04T10:15:00.000Z`."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else None

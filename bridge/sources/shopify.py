@@ -21,13 +21,13 @@ envelope: replaying a stored event then gives back the same id and topic.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
 from pydantic import Field
 
 from bridge.model import Event
+from bridge.moments import sender_time
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -116,10 +116,11 @@ class ShopifySource(Source):
         body: bytes,
         triggered_at: str | None = None,
     ) -> Event:
+        # Shopify times are ISO 8601 with an offset (`2026-03-04T10:15:00-05:00`).
         occurred = (
-            _iso_time(triggered_at)
-            or _iso_time(payload.get("updated_at"))
-            or _iso_time(payload.get("created_at"))
+            sender_time(triggered_at)
+            or sender_time(payload.get("updated_at"))
+            or sender_time(payload.get("created_at"))
         )
         envelope = {
             ENVELOPE: {"event_id": event_id, "topic": topic, "triggered_at": triggered_at},
@@ -142,14 +143,3 @@ def first_header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | No
         if value:
             return value
     return None
-
-
-def _iso_time(value: Any) -> datetime | None:
-    """Shopify times are ISO 8601 with an offset (`2026-03-04T10:15:00-05:00`)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else None

@@ -19,11 +19,12 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
 
+from bridge.nesting import TOO_DEEP, json_too_deep
+from bridge.numbers import ascii_int
 from bridge.sources.base import MalformedPayload, VerificationFailed
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
@@ -102,10 +103,14 @@ def body_digest(raw: bytes) -> str:
 
 
 def json_body(raw: bytes) -> Any:
+    """The parsed body, refused when it is not JSON or nests deeper than `MAX_DEPTH` levels."""
     try:
-        return orjson.loads(raw)
+        payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+    if json_too_deep(raw, payload):
+        raise MalformedPayload(f"body is {TOO_DEEP}")
+    return payload
 
 
 def json_object(raw: bytes, sender: str) -> dict[str, Any]:
@@ -123,24 +128,8 @@ def value_at(payload: Any, path: str | None) -> Any:
     for part in path.split("."):
         if isinstance(current, dict):
             current = current.get(part)
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
+        elif isinstance(current, list) and (index := ascii_int(part)) is not None:
+            current = current[index] if index < len(current) else None
         else:
             return None
     return current
-
-
-def event_time(value: Any) -> datetime | None:
-    """An event time the sender wrote as ISO 8601 with a zone, or as unix seconds."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-            return moment.astimezone(UTC) if moment.tzinfo else None
-        except (OverflowError, ValueError):  # not a time, or outside what a datetime can hold
-            return None
-    return None

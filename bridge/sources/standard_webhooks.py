@@ -27,6 +27,8 @@ from standardwebhooks.webhooks import (
 )
 
 from bridge.model import Event
+from bridge.moments import sender_time
+from bridge.numbers import ascii_int
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -93,7 +95,8 @@ class StandardWebhooksSource(Source):
                 "missing webhook-id, webhook-timestamp or webhook-signature header"
             )
         message_id, stamp = headers["id"], headers["timestamp"]
-        if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > _MAX_TIMESTAMP_DIGITS:
+        timestamp = ascii_int(stamp, max_digits=_MAX_TIMESTAMP_DIGITS)
+        if timestamp is None:
             raise VerificationFailed("webhook-timestamp is not a unix time in seconds")
         provided = _v1_signatures(headers["signature"])
         if not provided:
@@ -102,7 +105,6 @@ class StandardWebhooksSource(Source):
             request.body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedPayload("body is not UTF-8, so it cannot be verified") from None
-        timestamp = int(stamp)
         signed = f"{message_id}.{timestamp}.".encode() + request.body
         expected = [signing.digest("sha256", key, signed) for key in self._keys]
         if not signing.any_match(expected, provided):
@@ -126,7 +128,7 @@ class StandardWebhooksSource(Source):
                 type=event_type,
                 payload=payload,
                 raw=raw,
-                occurred_at=signing.event_time(signing.value_at(payload, self.options.occurred_at)),
+                occurred_at=sender_time(signing.value_at(payload, self.options.occurred_at)),
             )
         ]
 

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import hmac
 import time
-from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
-import orjson
 import stripe
 from pydantic import Field
 
 from bridge.model import Event
+from bridge.moments import sender_time
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -38,40 +37,6 @@ from bridge.sources.base import (
 )
 
 SIGNATURE_HEADER = "stripe-signature"
-
-# Stripe's own minor-unit conventions (docs.stripe.com/currencies). Everything else is
-# two-decimal in Stripe's API, including ISK, which ISO 4217 counts in whole krónur.
-STRIPE_ZERO_DECIMAL = frozenset(
-    [
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "JPY",
-        "KMF",
-        "KRW",
-        "MGA",
-        "PYG",
-        "RWF",
-        "UGX",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    ]
-)
-STRIPE_THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
-
-
-def stripe_exponent(currency: str) -> int:
-    """Decimals Stripe uses for `currency` in API amounts (which can differ from ISO 4217)."""
-    code = currency.upper()
-    if code in STRIPE_ZERO_DECIMAL:
-        return 0
-    if code in STRIPE_THREE_DECIMAL:
-        return 3
-    return 2
 
 
 class StripeOptions(SourceOptions):
@@ -146,10 +111,7 @@ class StripeSource(Source):
         raise VerificationFailed(_most_telling(failures))
 
     def parse(self, body: bytes) -> list[Event]:
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedPayload(f"body is not valid JSON: {exc}") from None
+        payload = signing.json_body(body)
         if not isinstance(payload, dict):
             raise MalformedPayload("a Stripe event is a JSON object")
         event_id, event_type = payload.get("id"), payload.get("type")
@@ -164,7 +126,7 @@ class StripeSource(Source):
                 type=event_type,
                 payload=payload,
                 raw=body,
-                occurred_at=_created(payload.get("created")),
+                occurred_at=sender_time(payload.get("created")),
             )
         ]
 
@@ -197,15 +159,3 @@ def _most_telling(failures: list[str]) -> str:
         if "tolerance" in message:
             return message
     return failures[0] if failures else "no webhook secret is available to verify with"
-
-
-def _created(value: Any) -> datetime | None:
-    """`created` is unix seconds on snapshot events and ISO 8601 on thin (v2) events."""
-    try:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str):
-            return datetime.fromisoformat(value).astimezone(UTC)
-    except (OverflowError, OSError, ValueError):  # outside what a datetime can hold
-        return None
-    return None

@@ -21,13 +21,13 @@ replaying a stored event then gives back the same id and topic.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
 from pydantic import Field
 
 from bridge.model import Event
+from bridge.moments import sender_time
 from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
@@ -122,8 +122,9 @@ class WooCommerceSource(Source):
         resource_id = payload.get("id")
         digest = signing.body_digest(body)
         event_id = f"{topic}:{resource_id}:{digest}" if resource_id is not None else digest
-        occurred = _gmt_time(payload.get("date_modified_gmt")) or _gmt_time(
-            payload.get("date_created_gmt")
+        # REST API `*_gmt` times are ISO 8601 in UTC without an offset (`2026-03-04T10:15:00`).
+        occurred = sender_time(payload.get("date_modified_gmt"), unzoned_utc=True) or sender_time(
+            payload.get("date_created_gmt"), unzoned_utc=True
         )
         envelope = {ENVELOPE: {"topic": topic}, "body": body.decode()}
         return Event(
@@ -140,14 +141,3 @@ def _topic_from(headers: dict[str, str]) -> str:
     """`order.updated` from `X-WC-Webhook-Resource` and `-Event` when the topic is filtered out."""
     resource, event = headers.get(RESOURCE_HEADER), headers.get(EVENT_HEADER)
     return f"{resource}.{event}" if resource and event else ""
-
-
-def _gmt_time(value: Any) -> datetime | None:
-    """REST API `*_gmt` times are ISO 8601 in UTC without an offset (`2026-03-04T10:15:00`)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -84,3 +84,30 @@ def test_counts_and_consent() -> None:
     assert coerce("consent", "Granted") == "granted"
     with pytest.raises(FieldError, match="granted, denied, pending"):
         coerce("consent", "yes")
+
+
+@pytest.mark.parametrize("text", ["in_1\x00", "\x00", "a\x07b", "line\nbreak", "tab\there", "\x7f"])
+@pytest.mark.parametrize("field", ["transaction_id", "session_id", "goal_id", "event_name"])
+def test_an_id_holding_a_control_character_is_invalid(field: str, text: str) -> None:
+    with pytest.raises(FieldError, match="control character"):
+        coerce(field, text)
+
+
+def test_segment_and_exposure_values_are_ids_too() -> None:
+    with pytest.raises(FieldError, match="control character"):
+        coerce("exposure", {"100": "v\x00"})
+    with pytest.raises(FieldError, match="control character"):
+        coerce("segments", {"country": ["us", "\x00"]})
+
+
+@pytest.mark.parametrize("count", ["\uff13", "\u00b2", "9" * 19, 10**19])
+def test_a_count_is_ascii_digits_of_bounded_length(count: object) -> None:
+    with pytest.raises(FieldError, match="whole number"):
+        coerce("products_count", count)
+
+
+@pytest.mark.parametrize("minor", [-1, -500])
+def test_negative_revenue_is_never_a_purchase(minor: int) -> None:
+    with pytest.raises(FieldError, match="negative revenue: a refund is not a purchase"):
+        coerce("revenue", Money(minor, "USD"))
+    assert coerce("revenue", Money(0, "USD")) == Money(0, "USD")

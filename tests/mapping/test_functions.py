@@ -93,3 +93,52 @@ def test_json_parse_reads_json_carried_in_a_string() -> None:
     assert value("json_parse(metadata.missing)", carried) is None
     with pytest.raises(EvaluationError, match="not valid JSON"):
         value("json_parse('{oops')")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "unix_seconds(`100000000000000000`)",
+        "unix_seconds(`-100000000000000000`)",
+        "unix_ms(`253402300800000`)",
+        "unix_seconds('\uff11\uff12\uff13')",
+        "unix_seconds('NaN')",
+        "unix_seconds('Infinity')",
+        "unix_seconds(`1e308`)",
+        "iso_time('0001-01-01T00:00:00+05:00')",
+        "iso_time('9999-12-31T23:59:59-23:59')",
+        "iso_time('2026-13-45T00:00:00Z')",
+    ],
+)
+def test_times_out_of_range_are_refused_with_a_reason(text: str) -> None:
+    with pytest.raises(EvaluationError, match=r"not a timestamp|not an ISO 8601 time|range"):
+        value(text)
+
+
+def test_a_unix_time_written_as_ascii_text_is_read() -> None:
+    assert value("unix_seconds('1700000000')") == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert value("unix_seconds('1700000000.5')") == datetime(
+        2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["money('\uff11\uff12\uff13', 'USD')", "money_major('\uff11\uff12.5', 'USD')"]
+)
+def test_money_is_read_from_ascii_digits_only(text: str) -> None:
+    with pytest.raises(EvaluationError, match=r"minor units|decimal number"):
+        value(text)
+
+
+def test_json_parse_refuses_a_document_nested_too_deeply() -> None:
+    deep = "[" * 100 + "]" * 100
+    with pytest.raises(EvaluationError, match="nested deeper than 64 levels"):
+        value("json_parse(text)", {"text": deep})
+    assert value("json_parse(text)", {"text": "[[1]]"}) == [[1]]
+
+
+@pytest.mark.parametrize(
+    ("currency", "minor"), [("bgn", 1999), ("ang", 1999), ("xcg", 1999), ("hrk", 1999)]
+)
+def test_stripe_money_reads_currencies_that_left_iso_4217(currency: str, minor: int) -> None:
+    assert value(f"stripe_money(`1999`, '{currency}')") == Money(minor, currency.upper())
