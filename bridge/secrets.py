@@ -31,11 +31,17 @@ def environ_from(info: ValidationInfo) -> Mapping[str, str]:
     return environ
 
 
+ROTATION_PREFIX = "whsec_"
+"""Secrets of this form (Stripe's, Standard Webhooks') never hold a comma, so a variable whose
+every comma-separated part has it holds a rotation: `whsec_new,whsec_old`."""
+
+
 class Secret:
     """A secret read from the environment variable a mapping file names; never printed.
 
-    The variable may hold several comma-separated values, which is how rotation works:
-    set `whsec_new,whsec_old` until the old one is retired.
+    The variable holds one secret exactly as written, commas included (a WooCommerce secret or
+    a password may contain one). Rotation lists several references (`[${NEW}, ${OLD}]`), or,
+    for `whsec_` secrets only, several comma-separated values in one variable.
     """
 
     __slots__ = ("_value", "_values", "env_var")
@@ -43,16 +49,21 @@ class Secret:
     def __init__(self, env_var: str, value: str | None) -> None:
         self.env_var = env_var
         self._value = value if value and value.strip() else None
-        parts = (self._value or "").split(",")
-        self._values = tuple(part.strip() for part in parts if part.strip())
+        self._values = _values_of(self._value)
 
     @property
     def is_set(self) -> bool:
         return self._value is not None
 
     def values(self) -> tuple[str, ...]:
-        """The comma-separated values, split once (a webhook's check asks for them every time)."""
+        """Each secret the variable holds (one, or a `whsec_` rotation), worked out once: a
+        webhook's check asks for them every time."""
         return self._values
+
+    @property
+    def rotating(self) -> bool:
+        """Whether the variable holds more than one secret (a rotation in progress)."""
+        return len(self._values) > 1
 
     def reveal(self) -> str | None:
         """The raw value, for the one place that must send or check it."""
@@ -83,6 +94,15 @@ class Secret:
             )
         name = match.group(1)
         return cls(name, environ_from(info).get(name))
+
+
+def _values_of(value: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if all(part.startswith(ROTATION_PREFIX) for part in parts):
+        return tuple(parts)
+    return (value.strip(),)
 
 
 @functools.cache

@@ -39,9 +39,25 @@ def test_unset_secret_is_not_an_error_but_reports_itself() -> None:
     assert options.key.reveal() is None
 
 
-def test_comma_separated_values_serve_rotation() -> None:
+def test_comma_separated_whsec_values_serve_rotation() -> None:
     options = load({"key": "${S}"}, S="whsec_new, whsec_old")
     assert options.key.values() == ("whsec_new", "whsec_old")
+    assert options.key.rotating
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Tr0ub4dorSECRET,x9",  # a Pipedrive password
+        "k,Q9]x2V;m&Wd,4p@-nT!ys0(8jGh*=E_bl|A^z?r~u%c>L<fK{Mo[}i.1",  # WooCommerce's kind
+        "whsec_abc,plain",  # not every part is a whsec_ secret: one secret
+        "whsec_only",
+    ],
+)
+def test_any_other_secret_is_one_value_commas_included(value: str) -> None:
+    options = load({"key": "${S}"}, S=value)
+    assert options.key.values() == (value,)
+    assert not options.key.rotating
 
 
 def test_secret_list_accepts_one_reference_or_many() -> None:

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
+from pydantic import BaseModel
 
 from bridge.cli.common import (
     UnreadableInput,
@@ -19,6 +20,7 @@ from bridge.cli.common import (
 from bridge.destinations import VendorRequest
 from bridge.mapping.config import Config
 from bridge.model import RuleResult
+from bridge.secrets import Secret
 from bridge.settings import Settings
 from bridge.sources import SourceError
 
@@ -49,6 +51,10 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     warnings = config.warnings()
     for warning in warnings:
         print(f"warning: {warning}")
+    for kind, components in (("source", config.sources), ("destination", config.destinations)):
+        for name, component in components.items():
+            for rotation in rotations(component.options):
+                print(f"rotating: {kind} {name!r} accepts {rotation}; remove the old one when done")
     loaded = (
         f"{len(config.files)} files, {len(config.sources)} sources, "
         f"{len(config.destinations)} destinations, {len(config.rules.rules)} rules"
@@ -58,6 +64,34 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         return fail(f"{counted}, and --strict treats warnings as errors ({loaded})")
     print(f"ok: {loaded}" + (f", {counted}" if warnings else ""))
     return 0
+
+
+def rotations(options: BaseModel) -> list[str]:
+    """Each option that accepts more than one secret: a rotation in progress (a list of several
+    references, or a variable holding `whsec_new,whsec_old`)."""
+    found: list[str] = []
+    for field in type(options).model_fields:
+        value = getattr(options, field)
+        items = value if isinstance(value, list) else [value]
+        found.extend(
+            f"{len(item.values())} secrets in {item.env_var}"
+            for item in items
+            if isinstance(item, Secret) and item.rotating
+        )
+        named = [_variables(item) for item in items]
+        if len(items) > 1 and all(named):
+            listed = ", ".join(" and ".join(names) for names in named)
+            found.append(f"{len(items)} {'secrets' if field == 'secret' else field}: {listed}")
+    return found
+
+
+def _variables(item: object) -> list[str]:
+    """The variables a secret, or a group of secrets (a credentials pair), names."""
+    if isinstance(item, Secret):
+        return [item.env_var]
+    if isinstance(item, BaseModel):
+        return [v.env_var for v in vars(item).values() if isinstance(v, Secret)]
+    return []
 
 
 def _try(args: argparse.Namespace, settings: Settings) -> int:

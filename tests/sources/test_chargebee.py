@@ -49,10 +49,23 @@ def test_an_event_with_the_right_credentials_is_parsed() -> None:
 
 
 def test_old_and_new_passwords_are_accepted_while_rotating() -> None:
-    rotating = source({**ENV, "CHARGEBEE_WEBHOOK_PASSWORD": f"next-pass,{PASSWORD}"})
+    environ = {**ENV, "CHARGEBEE_WEBHOOK_PASSWORD_NEXT": "next-pass"}
+    pairs = [PAIR, {**PAIR, "password": "${CHARGEBEE_WEBHOOK_PASSWORD_NEXT}"}]
+    options = ChargebeeOptions.model_validate(
+        {"kind": "chargebee", "credentials": pairs}, context={"environ": environ}
+    )
+    both = ChargebeeSource("chargebee", options)
     body = SAMPLE.read_bytes()
-    assert rotating.verify(request(body, basic(USER, PASSWORD)))
-    assert rotating.verify(request(body, basic(USER, "next-pass")))
+    assert both.verify(request(body, basic(USER, PASSWORD)))
+    assert both.verify(request(body, basic(USER, "next-pass")))
+
+
+def test_a_password_with_a_comma_is_one_password() -> None:
+    with_comma = source({**ENV, "CHARGEBEE_WEBHOOK_PASSWORD": "Tr0ub4dorSECRET,x9"})
+    body = SAMPLE.read_bytes()
+    assert with_comma.verify(request(body, basic(USER, "Tr0ub4dorSECRET,x9")))
+    with pytest.raises(VerificationFailed):
+        with_comma.verify(request(body, basic(USER, "x9")))
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.close import CloseOptions, CloseSource
+from tests.support.rotation import rotating
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "mappings" / "samples" / "close" / "opportunity.updated.json"
@@ -80,7 +81,7 @@ def test_a_genuine_event_is_verified_and_parsed() -> None:
 
 def test_an_old_key_still_verifies_while_a_subscription_is_replaced() -> None:
     body = SAMPLE.read_bytes()
-    both = source(f"{KEY},{OLD_KEY}")
+    both = rotating(CloseSource, {"kind": "close"}, [KEY, OLD_KEY])
     assert both.verify(request(body, signed(body, OLD_KEY)))
     assert both.verify(request(body, signed(body, KEY)))
 

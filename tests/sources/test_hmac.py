@@ -15,6 +15,7 @@ from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed, signing
 from bridge.sources.hmac import HmacOptions, HmacSource
 from tests.support import stripe as s
+from tests.support.rotation import rotating
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "mappings" / "samples" / "hmac" / "order.completed.json"
@@ -143,9 +144,9 @@ def test_event_id_and_type_may_come_from_headers_or_a_constant() -> None:
 
 
 def test_an_old_secret_still_verifies_during_rotation() -> None:
-    rotating = source(f"{SECRET},{OLD_SECRET}", **GITHUB)
-    assert rotating.verify(github_request(BODY, OLD_SECRET))
-    assert rotating.verify(github_request(BODY, SECRET))
+    both = rotating(HmacSource, {"kind": "hmac", **GITHUB}, [SECRET, OLD_SECRET])
+    assert both.verify(github_request(BODY, OLD_SECRET))
+    assert both.verify(github_request(BODY, SECRET))
 
 
 def test_several_signatures_in_one_header_any_may_match() -> None:

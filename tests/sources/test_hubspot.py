@@ -14,6 +14,7 @@ from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.hubspot import HubSpotOptions, HubSpotSource, v3_uri
 from bridge.sources.signing import body_digest
+from tests.support.rotation import rotating
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "mappings" / "samples" / "hubspot"
@@ -163,9 +164,9 @@ def test_an_empty_batch_is_a_genuine_request_with_nothing_to_record() -> None:
 
 def test_an_old_secret_still_verifies_during_rotation() -> None:
     body = subscription_body()
-    rotating = source(f"{SECRET},{OLD_SECRET}")
-    assert rotating.verify(request(body, v3_headers(body, secret=OLD_SECRET)))
-    assert rotating.verify(request(body, v3_headers(body, secret=SECRET)))
+    both = rotating(HubSpotSource, {"kind": "hubspot"}, [SECRET, OLD_SECRET])
+    assert both.verify(request(body, v3_headers(body, secret=OLD_SECRET)))
+    assert both.verify(request(body, v3_headers(body, secret=SECRET)))
 
 
 def test_public_url_restores_the_url_hubspot_called() -> None:

@@ -12,6 +12,7 @@ import pytest
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.lemonsqueezy import LemonSqueezyOptions, LemonSqueezySource
+from tests.support.rotation import rotating
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "mappings" / "samples" / "lemonsqueezy" / "order_created.json"
@@ -90,9 +91,9 @@ def test_a_body_without_the_id_parts_is_deduplicated_on_its_digest() -> None:
 
 def test_an_old_secret_still_verifies_during_rotation() -> None:
     body = SAMPLE.read_bytes()
-    rotating = source(f"{SECRET},{OLD_SECRET}")
-    assert rotating.verify(request(body, signature(body, OLD_SECRET)))
-    assert rotating.verify(request(body, signature(body, SECRET)))
+    both = rotating(LemonSqueezySource, {"kind": "lemonsqueezy"}, [SECRET, OLD_SECRET])
+    assert both.verify(request(body, signature(body, OLD_SECRET)))
+    assert both.verify(request(body, signature(body, SECRET)))
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed, signing
 from bridge.sources.paddle import PaddleOptions, PaddleSource
+from tests.support.rotation import rotating
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "mappings" / "samples" / "paddle" / "transaction.completed.json"
@@ -73,9 +74,9 @@ def at_vector_time(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_published_vector_is_genuine_for_the_right_secret_only() -> None:
     # The body is not a notification, so a genuine signature ends as "unusable" (400), while a
     # wrong one is refused before the body is looked at (401).
-    rotating = ",".join((*VECTOR_WRONG_SECRETS, VECTOR_SECRET))
+    every = rotating(PaddleSource, {"kind": "paddle"}, [*VECTOR_WRONG_SECRETS, VECTOR_SECRET])
     with pytest.raises(MalformedPayload):
-        source(rotating).verify(request(VECTOR_BODY, VECTOR_HEADER))
+        every.verify(request(VECTOR_BODY, VECTOR_HEADER))
     for wrong in VECTOR_WRONG_SECRETS:
         with pytest.raises(VerificationFailed, match="no h1 signature"):
             source(wrong).verify(request(VECTOR_BODY, VECTOR_HEADER))
@@ -96,9 +97,9 @@ def test_a_genuine_notification_gets_event_id_type_and_time() -> None:
 
 
 def test_an_old_secret_still_verifies_during_rotation() -> None:
-    rotating = source(f"{SECRET},{OLD_SECRET}")
-    assert rotating.verify(request(BODY, signed(secret=OLD_SECRET)))
-    assert rotating.verify(request(BODY, signed(secret=SECRET)))
+    both = rotating(PaddleSource, {"kind": "paddle"}, [SECRET, OLD_SECRET])
+    assert both.verify(request(BODY, signed(secret=OLD_SECRET)))
+    assert both.verify(request(BODY, signed(secret=SECRET)))
 
 
 def test_paddle_signing_with_two_keys_is_accepted_by_either() -> None:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.salesforce import ACK, SalesforceOptions, SalesforceSource
+from tests.support.rotation import rotating
 from tests.support.stripe import REPO
 
 ORG = "00D5g000004XyZaEAK"
@@ -154,7 +155,12 @@ def test_a_message_with_no_notification_is_malformed() -> None:
     ],
 )
 def test_the_optional_url_token_is_required_once_configured(url: str, accepted: bool) -> None:
-    configured = source(f"{TOKEN},previous-token", with_token=True)
+    configured = rotating(
+        SalesforceSource,
+        {"kind": "salesforce", "organization_ids": [ORG]},
+        [TOKEN, "previous-token"],
+        field="token",
+    )
     if accepted:
         assert configured.verify(request(SAMPLE.read_bytes(), url))
     else:

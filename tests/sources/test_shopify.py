@@ -10,6 +10,7 @@ import pytest
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.shopify import ShopifyOptions, ShopifySource
+from tests.support.rotation import rotating
 from tests.support.stripe import REPO
 
 SECRET = "shpss_4f1c0d9e8a7f6e5d4c3b2a10"
@@ -115,9 +116,9 @@ def test_one_shop_event_under_two_topics_is_two_events() -> None:
 
 def test_the_old_secret_still_verifies_during_rotation() -> None:
     body = SAMPLE.read_bytes()
-    rotating = source(f"{SECRET},{OLD_SECRET}")
-    assert rotating.verify(request(body, headers(body, OLD_SECRET)))
-    assert rotating.verify(request(body, headers(body, SECRET)))
+    both = rotating(ShopifySource, {"kind": "shopify"}, [SECRET, OLD_SECRET])
+    assert both.verify(request(body, headers(body, OLD_SECRET)))
+    assert both.verify(request(body, headers(body, SECRET)))
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.woocommerce import WooCommerceOptions, WooCommerceSource
+from tests.support.rotation import rotating
 from tests.support.stripe import REPO
 
 SECRET = "v[J+x;8=Ku}o@wz0M&$Q`hP)4b*S1w"
@@ -112,9 +113,20 @@ def test_the_topic_is_rebuilt_from_resource_and_event_when_missing() -> None:
 
 def test_the_old_secret_still_verifies_during_rotation() -> None:
     body = SAMPLE.read_bytes()
-    rotating = source(f"{SECRET},{OLD_SECRET}")
-    assert rotating.verify(request(body, headers(body, OLD_SECRET)))
-    assert rotating.verify(request(body, headers(body, SECRET)))
+    both = rotating(WooCommerceSource, {"kind": "woocommerce"}, [SECRET, OLD_SECRET])
+    assert both.verify(request(body, headers(body, OLD_SECRET)))
+    assert both.verify(request(body, headers(body, SECRET)))
+
+
+def test_a_secret_with_commas_is_one_secret() -> None:
+    """WooCommerce's default secret (wp_generate_password(50, true, true)) often holds a comma:
+    the genuine signature verifies, and a signature keyed with a piece of it does not."""
+    secret = "k,Q9]x2V;m&Wd,4p@-nT!ys0(8jGh*=E_bl|A^z?r~u%c>L<fK{Mo"
+    body = SAMPLE.read_bytes()
+    assert source(secret).verify(request(body, headers(body, secret)))
+    for piece in secret.split(","):
+        with pytest.raises(VerificationFailed):
+            source(secret).verify(request(body, headers(body, piece)))
 
 
 def test_a_secret_stored_with_html_entities_is_keyed_like_wordpress_does() -> None:
