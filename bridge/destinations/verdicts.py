@@ -69,7 +69,7 @@ def classify_http(status: int, headers: Mapping[str, str], answer: str) -> Verdi
             after_seconds=retry_after_seconds(headers.get("retry-after")),
         )
     if 300 <= status < 400:
-        location = headers.get("location", "?")
+        location = _without_query(headers.get("location", "?"))
         return Dead(
             reason=f"HTTP {status} redirect to {location}: point base_url at the final address",
             status=status,
@@ -104,3 +104,9 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
             extra={"retry_after": value[:40]},
         )
         return None
+
+
+def _without_query(location: str) -> str:
+    """A redirect's target without its query and fragment: those may carry a key the vendor
+    echoed back (`?apikey=...`), and the address is what the operator needs."""
+    return location.split("?", 1)[0].split("#", 1)[0][:200]

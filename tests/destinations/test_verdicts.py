@@ -39,6 +39,16 @@ def test_redirects_are_permanent_and_say_where_to() -> None:
     assert "https://new.example/v1" in verdict.reason
 
 
+def test_a_redirect_is_reported_without_its_query_where_a_key_may_travel() -> None:
+    where = "https://login.example/v3/agent-api?apikey=cdx%2BKEY%2Fwith&session=s1#top"
+    verdict = classify_http(302, {"location": where}, "")
+    assert isinstance(verdict, Dead)
+    assert verdict.reason == (
+        "HTTP 302 redirect to https://login.example/v3/agent-api: point base_url at the final"
+        " address"
+    )
+
+
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
     now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()
     later = format_datetime(datetime(2026, 11, 22, 10, 2, tzinfo=UTC), usegmt=True)
