@@ -12,7 +12,6 @@ import pytest
 
 from bridge.cli import main
 from bridge.ingest import Ingestor
-from bridge.sources import InboundRequest
 from bridge.store.base import AttemptRecord
 from bridge.store.sqlite import SQLiteStore
 from tests.store.conftest import new_event
@@ -43,10 +42,7 @@ async def receive_with_wrong_mapping(database: Path, folder: Path, *event_ids: s
         payload = s.event(
             "checkout.session.completed", event_id=event_id, payment_intent=f"pi_{index}"
         )
-        raw, headers = s.signed(payload)
-        lowered = {name.lower(): value for name, value in headers.items()}
-        request = InboundRequest("POST", "http://bridge/webhooks/stripe", lowered, raw)
-        reply = await ingestor.receive("stripe", request)
+        reply = await ingestor.receive("stripe", s.inbound(payload))
         assert reply.body["status"] == "unmapped", reply.body
     await store.close()
 

@@ -13,7 +13,6 @@ import pytest
 from bridge.cli import main
 from bridge.ingest import Ingestor
 from bridge.mapping import load_config
-from bridge.sources import InboundRequest
 from bridge.store import open_store
 from bridge.store.base import AttemptRecord
 from tests.support import stripe as s
@@ -37,13 +36,11 @@ async def deliver_checkouts(url: str, *event_ids: str) -> None:
     try:
         ingestor = Ingestor(load_config(s.REPO / "mappings", ENVIRON), store)
         for index, event_id in enumerate(event_ids):
-            payload = s.event(
+            paid = s.event(
                 "checkout.session.completed", event_id=event_id, payment_intent=f"pi_{index}"
             )
-            raw, headers = s.signed(payload)
-            lowered = {name.lower(): value for name, value in headers.items()}
-            request = InboundRequest("POST", "http://bridge/webhooks/stripe", lowered, raw)
-            assert (await ingestor.receive("stripe", request)).body["status"] == "accepted"
+            reply = await ingestor.receive("stripe", s.inbound(paid))
+            assert reply.body["status"] == "accepted"
         claimed = await store.claim("w", now_ms(), 10, 60_000, ["pagent"])
         done = [AttemptRecord(d.id, "delivered", now_ms(), 3, http_status=200) for d in claimed]
         await store.record("w", done)

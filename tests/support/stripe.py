@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 import stripe
 
+from bridge.sources import InboundRequest
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "mappings" / "samples" / "stripe"
 SECRET = "whsec_test_b2f1c0d9e8a7f6e5d4c3b2a1"
@@ -52,3 +54,10 @@ def signed(
         "Stripe-Signature": signature(raw, secret, timestamp),
         "Content-Type": "application/json",
     }
+
+
+def inbound(payload: dict[str, Any], secret: str = SECRET) -> InboundRequest:
+    """The request Stripe would send with `payload`, as the ingest use case receives it."""
+    raw, headers = signed(payload, secret)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return InboundRequest("POST", "http://bridge/webhooks/stripe", lowered, raw)
