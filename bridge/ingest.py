@@ -26,8 +26,16 @@ from bridge.delivery.recent import RecentConversions
 from bridge.logs import info_line
 from bridge.mapping.config import Config
 from bridge.metrics import Metrics
-from bridge.model import Event, RuleResult
-from bridge.sources import InboundRequest, Source, SourceError, refuse_control_characters
+from bridge.model import Event, RuleResult, unix_ms
+from bridge.moments import format_moment
+from bridge.shown import clipped
+from bridge.sources import (
+    InboundRequest,
+    Source,
+    SourceError,
+    VerificationFailed,
+    refuse_control_characters,
+)
 from bridge.store.base import (
     NewDelivery,
     NewEvent,
@@ -38,6 +46,8 @@ from bridge.store.base import (
 )
 
 log = logging.getLogger("bridge.ingest")
+
+REPLAY_MARGIN_DAYS = 1.0
 
 
 @dataclass(slots=True)  # not frozen: see bridge/store/base.py
@@ -77,10 +87,19 @@ class Ingestor:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         recent: RecentConversions | None = None,
+        dedupe_retention_days: float | None = None,
     ) -> None:
         """`recent`: the worker's, when one runs in this process: the conversions planned here
-        are left in it, so the worker need not decode them from the store again."""
+        are left in it, so the worker need not decode them from the store again.
+
+        `dedupe_retention_days`: how long the store keeps dedupe ids
+        (`BRIDGE_DEDUPE_RETENTION_DAYS`): a delivery whose signed body is older than that (less
+        a day) is refused (`refuse_stale`). None: no such check, for tools and tests that feed
+        recorded samples."""
         self._config = config
+        self._replay_window_ms = (
+            None if dedupe_retention_days is None else replay_window_ms(dedupe_retention_days)
+        )
         self._max_age_ms = {
             name: int(destination.options.max_age_hours * 3_600_000)
             for name, destination in config.destinations.items()
@@ -107,8 +126,11 @@ class Ingestor:
         context = {"source": source_name, "request_id": request_id}
         source = self._config.sources.get(source_name)
         if source is None:
-            log.info("webhook for unknown source", extra={**context, "status": 404})
-            return Reply.json(404, {"error": f"unknown source {source_name!r}"}), []
+            shown_name = clipped(source_name)
+            log.info(
+                "webhook for unknown source", extra={**context, "source": shown_name, "status": 404}
+            )
+            return Reply.json(404, {"error": f"unknown source {shown_name}"}), []
         if not source.ready:
             missing = ", ".join(source.missing_secrets())
             log.error(
@@ -118,9 +140,12 @@ class Ingestor:
                 "error": f"source {source_name!r} cannot verify webhooks yet: {missing} not set"
             }
             return Reply.json(503, answer, source), []
+        now = int(self._clock() * 1000)
         try:
             events = source.verify(request)
             refuse_control_characters(events)
+            if self._replay_window_ms is not None:
+                refuse_stale(source, events, now - self._replay_window_ms)
         except SourceError as exc:
             log.warning(
                 "webhook rejected", extra={**context, "status": exc.status, "reason": str(exc)}
@@ -131,7 +156,6 @@ class Ingestor:
         if not events:
             log.info("webhook with nothing to record", extra={**context, "status": 200})
             return Reply.json(200, {"status": "ok", "reason": "nothing to record"}, source), []
-        now = int(self._clock() * 1000)
         planned = [self.plan(event, now) for event in events]
         # The parsed payloads (about 10 KB of objects for a 2 KB event) are done with: freed
         # before the commit is awaited, their memory is reused, still in the CPU's cache, by the
@@ -219,6 +243,26 @@ class Ingestor:
                     NewDelivery(name, result.rule, key, encoded, now + self._max_age_ms[name])
                 )
         return deliveries
+
+
+def replay_window_ms(dedupe_retention_days: float) -> int:
+    """How old a body's own time may be: the dedupe window less a day, so that a delivery of
+    that age still finds its dedupe id however the sender's clock and retention's hourly runs
+    fall (no sender retries for longer than 3 days)."""
+    return int((dedupe_retention_days - REPLAY_MARGIN_DAYS) * 86_400_000)
+
+
+def refuse_stale(source: Source, events: Sequence[Event], oldest_ms: int) -> None:
+    """Refuse a delivery whose signed body is older than the replay window (`Source.body_time`):
+    its dedupe id may be purged already, so storing it could count a captured copy again."""
+    for event in events:
+        moment = source.body_time(event)
+        if moment is not None and moment.timestamp() * 1000 < oldest_ms:  # a fifth of unix_ms
+            raise VerificationFailed(
+                f"the event's own time ({format_moment(unix_ms(moment))}) is older than"
+                f" {format_moment(oldest_ms)}: a delivery this old is refused as a possible"
+                " replay (docs/security.md)"
+            )
 
 
 def summarize(event: Event, results: Sequence[RuleResult]) -> tuple[Any, str | None]:

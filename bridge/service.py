@@ -54,6 +54,7 @@ class Bridge:
             on_new_deliveries=worker.wake if worker else lambda: None,
             metrics=self.metrics,
             recent=worker.recent if worker else None,
+            dedupe_retention_days=settings.dedupe_retention_days,
         )
 
     @classmethod

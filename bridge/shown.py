@@ -36,3 +36,18 @@ def _digits(number: int) -> int:
     magnitude = abs(number)
     estimate = int((magnitude.bit_length() - 1) * _LOG10_2) + 1 if magnitude else 1
     return estimate + 1 if magnitude >= 10**estimate else estimate
+
+
+ECHOED_CHARACTERS = 64
+"""The most of a request's text (a header, an id, a URL) that an answer or a log line repeats."""
+
+
+def clipped(text: str, limit: int = ECHOED_CHARACTERS) -> str:
+    """`text` quoted, cut to its first `limit` characters (saying how long it was) when longer.
+
+    What a request sent is echoed in answers and log lines so that its sender can see what was
+    refused; a sender of 900 KB gets back a line, not its 900 KB.
+    """
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"

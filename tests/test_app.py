@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -116,3 +118,23 @@ async def test_readiness_fails_when_the_store_does_not_answer(
         ready = await admin.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["store"].startswith("unavailable")
+
+
+async def test_readiness_flags_a_salesforce_source_without_a_token_on_the_admin_port_only(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mappings"
+    shutil.copytree(s.REPO / "mappings", folder)
+    (folder / "salesforce.yaml").write_text(
+        "sources:\n  salesforce:\n    kind: salesforce\n"
+        '    organization_ids: ["00D5g000004XyZaEAK"]\n    allow_without_token: true\n'
+    )
+    app = create_app(settings.model_copy(update={"mappings_dir": folder}), run_worker=False)
+    async with serving(app) as client, admin_client(app) as admin:
+        public = await client.get("/readyz")
+        ready = await admin.get("/readyz")
+    assert public.json() == {"status": "ready"}
+    flagged = [w for w in ready.json()["warnings"] if "allow_without_token" in w]
+    assert len(flagged) == 1
+    assert flagged[0].startswith(f"source 'salesforce' ({folder / 'salesforce.yaml'}:2)")
+    assert "anyone who knows the organization id" in flagged[0]

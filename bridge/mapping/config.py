@@ -152,6 +152,8 @@ class _Loader:
         self.issues: list[MappingIssue] = []
         self.waiting: dict[str, list[str]] = {"source": [], "destination": []}
         """Per kind of entry: a warning for each secret that is not set."""
+        self.source_notes: list[str] = []
+        """What a source's settings leave open to forged or replayed requests."""
         self.rule_notes: list[str] = []
         self.sources: dict[str, Source] = {}
         self.destinations: dict[str, Destination] = {}
@@ -210,6 +212,7 @@ class _Loader:
         config.notes = [
             *self.waiting["source"],
             *self.waiting["destination"],
+            *self.source_notes,
             *self.rule_notes,
             *_unused(config),
         ]
@@ -254,6 +257,9 @@ class _Loader:
             return None
         built = component(name, validated)
         self._note_missing_secrets(document, location, options, what, built)
+        if isinstance(built, Source):
+            where = f"{document.path}:{document.line_of(location)}"
+            self.source_notes.extend(f"source {name!r} ({where}): {w}" for w in built.warnings())
         return built
 
     def _note_missing_secrets(
@@ -343,6 +349,7 @@ class _Loader:
         line = document.line_of(location)
         self.origins[f"rule:{model.name}"] = f"{document.path}:{line}"
         self._note_unknown_event_types(document, location, model)
+        self._note_unsigned_choices(document, location, model)
         return Rule(
             name=model.name,
             source=model.source,
@@ -382,6 +389,30 @@ class _Loader:
             self.rule_notes.append(
                 f"rule {model.name!r} ({document.path}:{line}): {source.kind} never sends"
                 f" event type {event_type!r}" + (f" (did you mean {close!r}?)" if close else "")
+            )
+
+    def _note_unsigned_choices(
+        self, document: YamlDocument, location: Location, model: _RuleModel
+    ) -> None:
+        """Warn where an unsigned header alone decides what a rule records: whoever holds one
+        genuine delivery can send it again with another value there."""
+        source = self.sources.get(model.source)
+        if source is None:  # defined with errors, already reported
+            return
+        where = f"rule {model.name!r} ({document.path}:{document.line_of(location)})"
+        header = source.event_type_header
+        if header is not None and model.when is None:
+            self.rule_notes.append(
+                f"{where}: source {source.name!r} takes the event type from the unsigned"
+                f" {header} header, so a captured delivery can be sent again as another type;"
+                " add a `when` that checks a field of the signed body"
+            )
+        header = source.event_id_header
+        if header is not None and "transaction_id" not in model.conversion:
+            self.rule_notes.append(
+                f"{where}: the event id of source {source.name!r} depends on the unsigned"
+                f" {header} header, so a captured delivery sent again with another one is a new"
+                " event; map transaction_id from a field of the signed body so it counts once"
             )
 
     def _expression(

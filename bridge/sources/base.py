@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -73,6 +74,9 @@ class SourceOptions(BaseModel):
 class Source(ABC):
     kind: ClassVar[str]
     options_model: ClassVar[type[SourceOptions]]
+    replays_bounded_by_body_time: ClassVar[bool] = False
+    """True for senders whose signature covers no time (or not always): the event time their
+    module reads from the signed body (`Event.occurred_at`) is what bounds a replay."""
 
     def __init__(self, name: str, options: SourceOptions) -> None:
         self.name = name
@@ -103,6 +107,29 @@ class Source(ABC):
     @abstractmethod
     def parse(self, body: bytes) -> list[Event]:
         """Events of an already trusted body (no authentication)."""
+
+    @property
+    def event_type_header(self) -> str | None:
+        """The request header the event type is read from, if any. Headers are not signed:
+        whoever holds one genuine delivery can send it again under another type."""
+        return None
+
+    @property
+    def event_id_header(self) -> str | None:
+        """The request header the dedupe id is read from, if any (unsigned, as above): a copy
+        sent again with another value there is a new event."""
+        return None
+
+    def body_time(self, event: Event) -> datetime | None:
+        """The event's own time as the signed body writes it, for senders whose signature covers
+        no time: a delivery older than the dedupe window could otherwise be replayed as new once
+        its dedupe id is purged, so ingest refuses it. None: the signature bounds replays with a
+        signed timestamp, or the body carries no time."""
+        return event.occurred_at if self.replays_bounded_by_body_time else None
+
+    def warnings(self) -> list[str]:
+        """What these settings leave open to a forged or replayed request (`bridge check`)."""
+        return []
 
     def restore(self, body: bytes, event_id: str, event_type: str) -> Event:
         """A stored event again, from its verified bytes and the id and type recorded with them.

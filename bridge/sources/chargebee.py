@@ -37,6 +37,7 @@ class ChargebeeOptions(SourceOptions):
 
 class ChargebeeSource(Source):
     kind = "chargebee"
+    replays_bounded_by_body_time = True
     options_model = ChargebeeOptions
     options: ChargebeeOptions
 

@@ -15,6 +15,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -163,6 +164,20 @@ class HmacSource(Source):
             scale = 1000 if options.timestamp_unit == "milliseconds" else 1
             signing.check_window(int(timestamp) / scale, options.tolerance_seconds)
         return self._events(request.body, request.headers)
+
+    @property
+    def event_type_header(self) -> str | None:
+        spec = self.options.event_type
+        return spec.header if isinstance(spec, FromHeader) else None
+
+    @property
+    def event_id_header(self) -> str | None:
+        spec = self.options.event_id
+        return spec.header if isinstance(spec, FromHeader) else None
+
+    def body_time(self, event: Event) -> datetime | None:
+        """`occurred_at` (read from the body) when no timestamp is signed."""
+        return None if "{timestamp}" in self.options.signed else event.occurred_at
 
     def parse(self, body: bytes) -> list[Event]:
         return self._events(body, None)

@@ -35,6 +35,7 @@ from bridge.model import Event
 from bridge.moments import sender_time
 from bridge.numbers import ascii_int
 from bridge.secrets import EnvStr, Secret, SecretList
+from bridge.shown import clipped
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -101,6 +102,7 @@ class HubSpotOptions(SourceOptions):
 
 class HubSpotSource(Source):
     kind = "hubspot"
+    replays_bounded_by_body_time = True
     options_model = HubSpotOptions
     options: HubSpotOptions
 
@@ -111,6 +113,25 @@ class HubSpotSource(Source):
     @property
     def secrets(self) -> list[Secret]:
         return self.options.secret
+
+    def warnings(self) -> list[str]:
+        found = []
+        accepted = self.options.signature_versions
+        if "v3" in accepted and not self.options.public_url:
+            found.append(
+                "public_url is not set: the v3 signature covers the URL, whose host is then"
+                " taken from the request's Host header; set public_url to the URL HubSpot"
+                " calls (https://bridge.example.com)"
+            )
+        legacy = [version for version in accepted if version != "v3"]
+        if legacy:
+            found.append(
+                f"signature_versions accepts {', '.join(legacy)}, which sign no time: a captured"
+                " request is accepted again whenever it is sent"
+                + (" without its v3 header" if "v3" in accepted else "")
+                + "; accept only v3 once the app signs with it"
+            )
+        return found
 
     def verify(self, request: InboundRequest) -> list[Event]:
         self._authenticate(request)
@@ -150,8 +171,8 @@ class HubSpotSource(Source):
         provided = signing.decode_signature(request.headers[V3_SIGNATURE], "base64")
         if not signing.any_match(expected, [provided]):
             raise VerificationFailed(
-                f"X-HubSpot-Signature-v3 does not match a request to {uri}: check the client"
-                " secret, and set public_url if HubSpot calls bridge through a proxy"
+                f"X-HubSpot-Signature-v3 does not match a request to {clipped(uri)}: check the"
+                " client secret, and set public_url if HubSpot calls bridge through a proxy"
             )
         signing.check_window(milliseconds / 1000, self.options.tolerance_seconds, now=self.clock())
 
@@ -229,7 +250,8 @@ def _missing_signature(accepted: list[SignatureVersion], legacy: str) -> str:
     else:
         message = f"missing X-HubSpot-Signature header of an accepted version ({versions})"
     if legacy and legacy not in accepted:
-        message += f"; the request is signed {legacy}, which signature_versions ({versions}) omits"
+        named = legacy if legacy in ("v1", "v2") else clipped(legacy)
+        message += f"; the request is signed {named}, which signature_versions ({versions}) omits"
     return message
 
 

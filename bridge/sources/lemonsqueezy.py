@@ -45,6 +45,7 @@ class LemonSqueezyOptions(SourceOptions):
 
 class LemonSqueezySource(Source):
     kind = "lemonsqueezy"
+    replays_bounded_by_body_time = True
     options_model = LemonSqueezyOptions
     options: LemonSqueezyOptions
 

@@ -36,6 +36,7 @@ class PipedriveOptions(SourceOptions):
 
 class PipedriveSource(Source):
     kind = "pipedrive"
+    replays_bounded_by_body_time = True
     options_model = PipedriveOptions
     options: PipedriveOptions
 

@@ -2,9 +2,11 @@
 
 Outbound messages are not signed (Salesforce API guide, "Outbound Messaging Security"): what
 identifies the sender is the `OrganizationId` every message carries, which must be on the
-`organization_ids` allow-list (else 401), plus TLS to a URL Salesforce validates, and, if
-configured, a shared token in the endpoint URL's query string (compared in constant time before
-the body is read). IP allow-lists or Salesforce's client certificate belong to the ingress.
+`organization_ids` allow-list (else 401), plus TLS to a URL Salesforce validates, and a shared
+token in the endpoint URL's query string (compared in constant time before the body is read).
+The organization id alone is no secret (it sits in every Web-to-Lead form), so a source without
+a token must say so (`allow_without_token: true`). IP allow-lists or Salesforce's client
+certificate belong to the ingress.
 
 The XML is parsed with defusedxml with DTDs refused outright, so no entity is ever expanded and
 nothing external is fetched. A message holds up to 100 `<Notification>`s; each is its own
@@ -19,7 +21,7 @@ a SOAP fault otherwise, so Salesforce retries exactly what was not stored.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
@@ -27,12 +29,13 @@ from xml.sax.saxutils import escape
 import orjson
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from bridge.model import Event
 from bridge.moments import sender_time
 from bridge.nesting import TOO_DEEP, tree_too_deep
 from bridge.secrets import Secret, SecretList
+from bridge.shown import clipped
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -62,7 +65,10 @@ class SalesforceOptions(SourceOptions):
     organization_ids: list[str] = Field(min_length=1)
     """Organizations whose messages are accepted: 15- or 18-character ids (`00D...`)."""
     token: SecretList = Field(default_factory=list)
-    """Optional `${VAR}`: a shared token the endpoint URL must carry as `?token=...`."""
+    """`${VAR}`: a shared token the endpoint URL must carry as `?token=...`."""
+    allow_without_token: bool = False
+    """Accept messages that carry no token: anyone who knows the organization id can then
+    send one (`bridge check` and `/readyz` on the admin port say so)."""
     token_parameter: str = Field("token", min_length=1)
     event_type: str | None = Field(None, min_length=1)
     """The event type rules match on; default: the sObject type (`Opportunity`)."""
@@ -82,9 +88,19 @@ class SalesforceOptions(SourceOptions):
                 )
         return values
 
+    @model_validator(mode="after")
+    def _token_or_explicit_opt_out(self) -> Self:
+        if not self.token and not self.allow_without_token:
+            raise ValueError(
+                "set token: ${VAR} (a long random string the endpoint URL carries as ?token=),"
+                " or allow_without_token: true to accept anyone who knows the organization id"
+            )
+        return self
+
 
 class SalesforceSource(Source):
     kind = "salesforce"
+    replays_bounded_by_body_time = True
     options_model = SalesforceOptions
     options: SalesforceOptions
 
@@ -94,8 +110,18 @@ class SalesforceSource(Source):
 
     @property
     def ready(self) -> bool:
-        """Without a token there is nothing to wait for; with one, it must be set."""
+        """Without a token (allowed explicitly) there is nothing to wait for; with one, it must
+        be set."""
         return not self.options.token or super().ready
+
+    def warnings(self) -> list[str]:
+        if self.options.token:
+            return []
+        return [
+            "allow_without_token: anyone who knows the organization id (it is in every"
+            " Web-to-Lead form) can send messages it accepts; set token: ${VAR} and add"
+            f" ?{self.options.token_parameter}=<the same value> to the outbound message's URL"
+        ]
 
     def verify(self, request: InboundRequest) -> list[Event]:
         if self.options.token:
@@ -105,7 +131,7 @@ class SalesforceSource(Source):
         allowed = {value[:15] for value in self.options.organization_ids}
         if organization[:15] not in allowed:
             raise VerificationFailed(
-                f"organization {organization!r} is not in this source's organization_ids"
+                f"organization {clipped(organization)} is not in this source's organization_ids"
             )
         return self._events(notifications)
 
@@ -180,7 +206,9 @@ def _notifications(body: bytes) -> Element:
     try:
         root = fromstring(body, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise MalformedPayload(f"XML with a DTD or entities is refused: {exc}") from None
+        raise MalformedPayload(
+            f"XML with a DTD or entities is refused: {clipped(str(exc))}"
+        ) from None
     except ParseError as exc:
         raise MalformedPayload(f"body is not well-formed XML: {exc}") from None
     if tree_too_deep(root, list):

@@ -8,11 +8,13 @@ of the newer Events system carry un-prefixed names (`shopify-hmac-sha256`, `shop
 spellings are read. Several secrets may be configured, so the old and the new app secret both
 verify while one is rotated (Shopify needs up to an hour to sign with a new secret).
 
-Nothing in the signature is time-bound: a captured delivery verifies forever, and only the
-dedupe id stops a replay. That id is `X-Shopify-Event-Id`, which Shopify keeps on every
-duplicate of an event (shopify.dev, "Ignore duplicate webhooks"); without it
-`X-Shopify-Webhook-Id`, then the body's sha256. It is scoped by topic, since one shop event
-may be delivered under several topics. The event type is the topic header (`orders/paid`).
+Nothing in the signature is time-bound: a captured delivery verifies forever. The dedupe id
+stops a replay: `X-Shopify-Event-Id`, which Shopify keeps on every duplicate of an event
+(shopify.dev, "Ignore duplicate webhooks"); without it `X-Shopify-Webhook-Id`, then the body's
+sha256. It is scoped by topic, since one shop event may be delivered under several topics. The
+event type is the topic header (`orders/paid`). Topic and ids are headers, which the signature
+does not cover: rules check signed body fields (`financial_status`), and the body's own time
+(`updated_at`) bounds replays once the dedupe id is purged (`body_time`).
 
 Topic and ids travel in headers, so each event keeps them next to the body in a small JSON
 envelope: replaying a stored event then gives back the same id and topic.
@@ -21,6 +23,7 @@ envelope: replaying a stored event then gives back the same id and topic.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -58,6 +61,7 @@ class ShopifyOptions(SourceOptions):
 
 class ShopifySource(Source):
     kind = "shopify"
+    replays_bounded_by_body_time = True
     options_model = ShopifyOptions
     options: ShopifyOptions
 
@@ -90,6 +94,18 @@ class ShopifySource(Source):
         triggered_at = first_header(headers, TRIGGERED_AT_HEADERS)
         return [self._event(f"{topic}:{delivery}", topic, payload, request.body, triggered_at)]
 
+    @property
+    def event_type_header(self) -> str:
+        return "X-Shopify-Topic"
+
+    @property
+    def event_id_header(self) -> str:
+        return "X-Shopify-Event-Id"
+
+    def body_time(self, event: Event) -> datetime | None:
+        """`updated_at` of the signed body; `X-Shopify-Triggered-At` is a header, not signed."""
+        return _signed_time(event.payload)
+
     def parse(self, body: bytes) -> list[Event]:
         document = signing.json_object(body, "Shopify")
         stored = document.get(ENVELOPE)
@@ -117,11 +133,7 @@ class ShopifySource(Source):
         triggered_at: str | None = None,
     ) -> Event:
         # Shopify times are ISO 8601 with an offset (`2026-03-04T10:15:00-05:00`).
-        occurred = (
-            sender_time(triggered_at)
-            or sender_time(payload.get("updated_at"))
-            or sender_time(payload.get("created_at"))
-        )
+        occurred = sender_time(triggered_at) or _signed_time(payload)
         envelope = {
             ENVELOPE: {"event_id": event_id, "topic": topic, "triggered_at": triggered_at},
             "body": body.decode(),
@@ -134,6 +146,10 @@ class ShopifySource(Source):
             raw=orjson.dumps(envelope),
             occurred_at=occurred,
         )
+
+
+def _signed_time(payload: dict[str, Any]) -> datetime | None:
+    return sender_time(payload.get("updated_at")) or sender_time(payload.get("created_at"))
 
 
 def first_header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:

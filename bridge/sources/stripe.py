@@ -27,6 +27,7 @@ from pydantic import Field
 from bridge.model import Event
 from bridge.moments import sender_time
 from bridge.secrets import Secret, SecretList
+from bridge.shown import clipped
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -150,7 +151,9 @@ def _refuse_future_timestamp(header: str, tolerance: int) -> None:
     timestamp is the one the library checked."""
     signed = _read_signature_header(header)
     if signed is not None and signed[0] > time.time() + tolerance:
-        raise VerificationFailed(f"Timestamp outside the tolerance zone ({signed[0]})")
+        raise VerificationFailed(
+            f"Timestamp outside the tolerance zone ({clipped(str(signed[0]))})"
+        )
 
 
 def _most_telling(failures: list[str]) -> str:

@@ -15,7 +15,9 @@ the body is rebuilt from the order when it is sent, so the same order state is t
 and any change (status, `date_modified`) is a new event.
 
 The topic travels in a header, so each event keeps it next to the body in a small JSON envelope:
-replaying a stored event then gives back the same id and topic.
+replaying a stored event then gives back the same id and topic. The signature does not cover
+that header: rules check the signed order (`status`, `date_paid_gmt`), and the order's own
+`date_modified_gmt` bounds replays once the dedupe id is purged.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class WooCommerceOptions(SourceOptions):
 
 class WooCommerceSource(Source):
     kind = "woocommerce"
+    replays_bounded_by_body_time = True
     options_model = WooCommerceOptions
     options: WooCommerceOptions
 
@@ -100,6 +103,14 @@ class WooCommerceSource(Source):
             raise MalformedPayload("missing X-WC-Webhook-Topic header")
         payload = signing.json_object(request.body, "WooCommerce")
         return [self._event(topic, payload, request.body)]
+
+    @property
+    def event_type_header(self) -> str:
+        return "X-WC-Webhook-Topic"
+
+    @property
+    def event_id_header(self) -> str:
+        return "X-WC-Webhook-Topic"  # the dedupe id starts with the topic
 
     def parse(self, body: bytes) -> list[Event]:
         document = signing.json_object(body, "WooCommerce")

@@ -19,6 +19,7 @@ import orjson
 import pytest
 
 from tests.support.process import BridgeProcess
+from tests.support.senders import fresh
 from tests.support.stripe import REPO
 from tests.support.vendor import Answer, LoopbackVendor, Received
 
@@ -138,7 +139,7 @@ def test_pipedrive_deal_won_reaches_convert(tmp_path: Path) -> None:
                 "CONVERT_BASE_URL": vendor.url,
             },
         )
-        body = (SAMPLES / "pipedrive" / "change.deal.json").read_bytes()
+        body = fresh("pipedrive", (SAMPLES / "pipedrive" / "change.deal.json").read_bytes())
         refused = bridge.post("/webhooks/pipedrive", body, basic("pipedrive-hooks", "wrong"))
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"].startswith("Basic ")
@@ -171,7 +172,9 @@ def test_chargebee_first_payment_reaches_conductrics(tmp_path: Path) -> None:
                 "CONDUCTRICS_BASE_URL": vendor.url,
             },
         )
-        payload = orjson.loads((SAMPLES / "chargebee" / "payment_succeeded.json").read_bytes())
+        payload = orjson.loads(
+            fresh("chargebee", (SAMPLES / "chargebee" / "payment_succeeded.json").read_bytes())
+        )
         payload["occurred_at"] = int(time.time())  # inside Conductrics' credit window
         body = orjson.dumps(payload)
         missing = bridge.post("/webhooks/chargebee", body, {"Content-Type": "application/json"})

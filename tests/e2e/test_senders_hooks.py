@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from tests.support.process import BridgeProcess
+from tests.support.senders import fresh
 from tests.support.vendor import Answer, LoopbackVendor, Received
 
 pytestmark = pytest.mark.slow
@@ -144,14 +145,15 @@ def test_lemonsqueezy_to_scanova(tmp_path: Path, vendor: LoopbackVendor) -> None
         vendor,
         {"LEMONSQUEEZY_WEBHOOK_SECRET": secret, "SCANOVA_API_KEY": "sk_scan_loopback"},
     )
-    body = (SAMPLES / "lemonsqueezy" / "order_created.json").read_bytes()
+    body = fresh("lemonsqueezy", (SAMPLES / "lemonsqueezy" / "order_created.json").read_bytes())
     headers = {
         "x-signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
         "x-event-name": "order_created",
         "content-type": "application/json",
     }
     event_id = post_twice(bridge, "/webhooks/lemonsqueezy", body, headers)
-    assert event_id == "order_created:orders:1847362:2026-03-04T10:15:00.000000Z"
+    updated_at = orjson.loads(body)["data"]["attributes"]["updated_at"]
+    assert event_id == f"order_created:orders:1847362:{updated_at}"
     [received] = vendor.wait_for(1, acknowledged=True)
     assert received.path == "/server-events"
     sent = received.json()
@@ -174,19 +176,19 @@ def test_generic_hmac_to_pagent(tmp_path: Path, vendor: LoopbackVendor) -> None:
         vendor,
         {"SHOP_WEBHOOK_SECRET": secret},
     )
-    body = (SAMPLES / "hmac" / "order.completed.json").read_bytes()
+    body = fresh("hmac", (SAMPLES / "hmac" / "order.completed.json").read_bytes())
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     headers = {"x-hub-signature-256": f"sha256={signature}", "content-type": "application/json"}
     assert post_twice(bridge, "/webhooks/shop", body, headers) == "evt_0c3f7a9e21b84d6a"
     [received] = vendor.wait_for(1, acknowledged=True)
-    occurred = datetime(2026, 3, 4, 10, 15, tzinfo=UTC)
+    occurred = datetime.fromisoformat(orjson.loads(body)["created_at"])
     assert received.json() == {
         "events": [
             {
                 **PAGENT_IDS,
                 "label": "purchase",
                 "revenue": 4990,
-                "time": int(occurred.timestamp()) * 1000,
+                "time": int(occurred.timestamp() * 1000),
             }
         ]
     }

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.process import BridgeProcess
+from tests.support.senders import fresh
 from tests.support.stripe import REPO
 from tests.support.vendor import LoopbackVendor
 
@@ -50,7 +51,7 @@ def test_a_shopify_paid_order_reaches_scanova_once(tmp_path: Path) -> None:
                 "SCANOVA_BASE_URL": vendor.url,
             },
         )
-        body = (SAMPLES / "shopify" / "orders-paid.json").read_bytes()
+        body = fresh("shopify", (SAMPLES / "shopify" / "orders-paid.json").read_bytes())
         headers = {
             "Content-Type": "application/json",
             "X-Shopify-Hmac-SHA256": base64_hmac(secret, body),
@@ -93,7 +94,7 @@ def test_a_woocommerce_paid_order_reaches_pagent_once(tmp_path: Path) -> None:
         )
         assert ping.status_code == 200, ping.text
         assert bridge.rows("SELECT COUNT(*) FROM events") == [(0,)]
-        body = (SAMPLES / "woocommerce" / "order.updated.json").read_bytes()
+        body = fresh("woocommerce", (SAMPLES / "woocommerce" / "order.updated.json").read_bytes())
         headers = {
             "Content-Type": "application/json",
             "X-WC-Webhook-Topic": "order.updated",
@@ -139,7 +140,9 @@ def test_a_salesforce_won_opportunity_reaches_convert_once(tmp_path: Path) -> No
         assert refused.status_code == 400
         assert b"<faultcode>soapenv:Client</faultcode>" in refused.content
         assert bridge.rows("SELECT COUNT(*) FROM events") == [(0,)]
-        body = (SAMPLES / "salesforce" / "opportunity-closed-won.xml").read_bytes()
+        body = fresh(
+            "salesforce", (SAMPLES / "salesforce" / "opportunity-closed-won.xml").read_bytes()
+        )
         assert bridge.post("/webhooks/salesforce?token=wrong", body, headers).status_code == 401
         first = bridge.post(path, body, headers)
         assert first.status_code == 200, first.text

@@ -39,6 +39,7 @@ from bridge.settings import Settings
 from tests.support import stripe as s
 from tests.support.app import serving
 from tests.support.mappings import ENVIRON
+from tests.support.senders import SENDERS
 
 CASES: Counter[str] = Counter()
 """Answers by outcome: accepted, ignored, unmapped, duplicate, or the refusal's status."""
@@ -235,9 +236,7 @@ def shopify_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 def test_an_iso_time_at_the_edge_of_datetimes_range_is_not_a_500(
     shopify_app: App, processed_at: str
 ) -> None:
-    order = orjson.loads(
-        (s.REPO / "mappings" / "samples" / "shopify" / "orders-paid.json").read_bytes()
-    )
+    order = orjson.loads(SENDERS["shopify"].sample())
     order["processed_at"] = processed_at
     body = orjson.dumps(order)
     digest = hmac.new(SHOPIFY_SECRET.encode(), body, hashlib.sha256).digest()

@@ -287,3 +287,107 @@ def test_a_constant_the_vendor_refuses_is_still_an_error(tmp_path: Path) -> None
     assert any(
         "destination 'scanova': Scanova's scan_session_id must be a UUID" in p for p in found
     )
+
+
+# What a captured or forged request could choose: bridge check says so --------------------
+
+HEADER_CHOSEN = """
+sources:
+  shop:
+    kind: hmac
+    secret: ${STRIPE_WEBHOOK_SECRET}
+    header: X-Signature
+    event_id: {header: X-Event-Id}
+    event_type: {header: X-Event-Name}
+"""
+SHOP_RULE = """
+rules:
+  - name: paid
+    source: shop
+    events: order.paid
+    destination: pagent
+    conversion:
+      session_id: s
+      user_id: u
+      goal_id: {const: g}
+"""
+
+
+def test_a_type_and_id_read_from_unsigned_headers_are_warned_about(tmp_path: Path) -> None:
+    folder = write_mappings(tmp_path, source=HEADER_CHOSEN, pagent=PAGENT, rules=SHOP_RULE)
+    warnings = load_config(folder, ENVIRON).warnings()
+    where = f"rule 'paid' ({folder / 'rules.yaml'}:3)"
+    assert warnings == [
+        f"{where}: source 'shop' takes the event type from the unsigned X-Event-Name header, so"
+        " a captured delivery can be sent again as another type; add a `when` that checks a"
+        " field of the signed body",
+        f"{where}: the event id of source 'shop' depends on the unsigned X-Event-Id header, so a"
+        " captured delivery sent again with another one is a new event; map transaction_id from"
+        " a field of the signed body so it counts once",
+    ]
+
+
+def test_rules_that_check_the_signed_body_are_not_warned_about(tmp_path: Path) -> None:
+    checked = SHOP_RULE.replace("events: order.paid", "events: order.paid\n    when: paid")
+    checked += "      transaction_id: order.id\n"
+    folder = write_mappings(tmp_path, source=HEADER_CHOSEN, pagent=PAGENT, rules=checked)
+    assert load_config(folder, ENVIRON).warnings() == []
+
+
+def test_a_shopify_rule_on_the_topic_alone_is_warned_about(tmp_path: Path) -> None:
+    shopify = "sources:\n  shop:\n    kind: shopify\n    secret: ${STRIPE_WEBHOOK_SECRET}\n"
+    folder = write_mappings(tmp_path, source=shopify, pagent=PAGENT, rules=SHOP_RULE)
+    [type_warning, id_warning] = load_config(folder, ENVIRON).warnings()
+    assert "the unsigned X-Shopify-Topic header" in type_warning
+    assert "the unsigned X-Shopify-Event-Id header" in id_warning
+
+
+SALESFORCE = """
+sources:
+  sf:
+    kind: salesforce
+    organization_ids: ["00D5g000004XyZaEAK"]
+"""
+
+
+def test_a_salesforce_source_needs_a_token_or_an_explicit_opt_out(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, source=SALESFORCE)
+    assert "sources.sf: Value error, set token: ${VAR}" in problem
+    assert "or allow_without_token: true" in problem
+    opted_out = SALESFORCE + "    allow_without_token: true\n"
+    folder = write_mappings(tmp_path, source=opted_out)
+    [warning, unused] = load_config(folder, ENVIRON).warnings()
+    assert warning.startswith(
+        f"source 'sf' ({folder / 'source.yaml'}:3): allow_without_token: anyone who knows the"
+        " organization id"
+    )
+    assert "set token: ${VAR} and add ?token=<the same value>" in warning
+    assert unused.startswith("source 'sf' has no rules")
+
+
+HUBSPOT = """
+sources:
+  hs:
+    kind: hubspot
+    secret: ${STRIPE_WEBHOOK_SECRET}
+"""
+
+
+def test_hubspot_without_public_url_or_with_unsigned_time_versions_is_warned_about(
+    tmp_path: Path,
+) -> None:
+    folder = write_mappings(tmp_path, source=HUBSPOT)
+    [host, _] = load_config(folder, ENVIRON).warnings()
+    assert "public_url is not set: the v3 signature covers the URL, whose host is" in host
+    hardened = HUBSPOT + "    public_url: https://bridge.example.com\n"
+    with_v1 = hardened + "    signature_versions: [v3, v1]\n"
+    write_mappings(tmp_path, source=with_v1)
+    [legacy, _] = load_config(folder, ENVIRON).warnings()
+    assert legacy.endswith(
+        "signature_versions accepts v1, which sign no time: a captured request is accepted"
+        " again whenever it is sent without its v3 header; accept only v3 once the app signs"
+        " with it"
+    )
+    write_mappings(tmp_path, source=hardened)
+    [unused] = load_config(folder, ENVIRON).warnings()
+    assert unused.startswith("source 'hs' has no rules")

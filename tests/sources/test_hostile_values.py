@@ -3,14 +3,16 @@ with an event (an odd time is no time) or a `SourceError` that says why, never a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
 
+from bridge.ingest import Ingestor
 from bridge.mapping import Config, load_config
 from bridge.model import Event
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
+from bridge.store.base import Store
 from tests.support.senders import SENDERS, shipped_mappings
 
 URL = "http://bridge.test/webhooks/"
@@ -96,7 +98,9 @@ def test_a_time_outside_what_a_datetime_holds_is_no_time(
 
 
 def test_a_salesforce_time_outside_what_a_datetime_holds_is_no_time(config: Config) -> None:
-    body = SENDERS["salesforce"].sample().replace(b"2026-03-04T10:15:02.000Z", AFTER_9999.encode())
+    body = (
+        SENDERS["salesforce"].recorded().replace(b"2026-03-04T10:15:02.000Z", AFTER_9999.encode())
+    )
     [event] = verify(config, "salesforce", body)
     assert event.occurred_at is None
 
@@ -150,3 +154,11 @@ def test_nesting_up_to_the_limit_is_read(config: Config) -> None:
     body = with_raw(sample("woocommerce"), ["meta_data"], nested(60))
     [event] = verify(config, "woocommerce", body)
     assert event.type == "order.updated"
+
+
+async def test_an_unknown_source_name_of_any_length_is_echoed_in_a_line(config: Config) -> None:
+    name = "s" * 10_000
+    request = InboundRequest("POST", URL + name, {}, b"{}")
+    reply = await Ingestor(config, cast(Store, None)).receive(name, request)
+    assert reply.status == 404
+    assert reply.body == {"error": f"unknown source {'s' * 64!r}... (10000 characters)"}

@@ -280,7 +280,8 @@ def test_the_example_converts_the_sample_workflow_webhook(tmp_path: Path) -> Non
     examples = REPO / "mappings" / "examples"
     shutil.copy(examples / "hubspot-to-convert.yaml", folder)
     shutil.copy(examples / "convert.yaml", folder)
-    config = load_config(folder, {"HUBSPOT_CLIENT_SECRET": SECRET})
+    environ = {"HUBSPOT_CLIENT_SECRET": SECRET, "HUBSPOT_PUBLIC_URL": "https://bridge.test"}
+    config = load_config(folder, environ)
     assert config.warnings() == []
     [event] = config.sources["hubspot"].parse(workflow_body())
     [result] = config.rules.evaluate(event)
@@ -293,3 +294,18 @@ def test_the_example_converts_the_sample_workflow_webhook(tmp_path: Path) -> Non
     assert (result.conversion.revenue.minor, result.conversion.revenue.currency) == (125000, "EUR")
     for event in config.sources["hubspot"].parse(subscription_body()):
         assert [r.status for r in config.rules.evaluate(event)] == []
+
+
+def test_a_long_url_or_version_header_is_echoed_in_a_line_not_in_full() -> None:
+    body = subscription_body()
+    long_url = URL + "?" + "q" * 100_000
+    with pytest.raises(VerificationFailed) as wrong:
+        source().verify(request(body, v3_headers(body, secret="not-the-secret"), long_url))
+    assert "does not match a request to 'https://bridge.example.com/" in str(wrong.value)
+    assert "(100044 characters)" in str(wrong.value)
+    assert len(str(wrong.value)) < 300
+    odd = {"x-hubspot-signature": "00", "x-hubspot-signature-version": "v" * 100_000}
+    with pytest.raises(VerificationFailed) as unknown:
+        source().verify(request(body, odd))
+    assert "(100000 characters)" in str(unknown.value)
+    assert len(str(unknown.value)) < 300

@@ -24,6 +24,8 @@ def source(
     settings: dict[str, Any] = {"kind": "salesforce", "organization_ids": [ORG], **options}
     if with_token:
         settings["token"] = "${SALESFORCE_OUTBOUND_TOKEN}"
+    else:
+        settings["allow_without_token"] = True
     environ = {"SALESFORCE_OUTBOUND_TOKEN": token} if token else {}
     return SalesforceSource(
         "sf", SalesforceOptions.model_validate(settings, context={"environ": environ})
@@ -219,3 +221,28 @@ def test_the_example_mapping_converts_the_sample(tmp_path: Path) -> None:
     assert (conversion.revenue.minor, conversion.revenue.currency) == (249900, "USD")
     assert conversion.transaction_id == "0065g00000XyZ12AAB"
     assert conversion.exposure == {"100127238": "1001186427"}
+
+
+def test_an_organization_id_of_900_kb_is_echoed_in_a_line_not_in_full() -> None:
+    huge = "00D" + "x" * 900_000
+    with pytest.raises(VerificationFailed) as refused:
+        source(TOKEN, with_token=True).verify(
+            request(
+                message(("04l5g000000AbCdAAK", "Closed Won"), organization=huge),
+                f"{URL}?token={TOKEN}",
+            )
+        )
+    reason = str(refused.value)
+    assert len(reason) < 200
+    assert "'00Dxxxxx" in reason
+    assert "(900003 characters)" in reason
+    fault, _ = source().render(401, {"error": reason})
+    assert len(fault) < 600
+
+
+def test_a_dtd_with_a_huge_name_is_refused_in_a_line() -> None:
+    body = b'<?xml version="1.0"?><!DOCTYPE ' + b"n" * 100_000 + b" []><a/>"
+    with pytest.raises(MalformedPayload) as refused:
+        source().verify(request(body))
+    assert "DTD or entities is refused" in str(refused.value)
+    assert len(str(refused.value)) < 200

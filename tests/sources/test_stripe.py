@@ -214,3 +214,12 @@ def test_thin_events_carry_iso_times() -> None:
 )
 def test_stripe_minor_units(code: str, exponent: int) -> None:
     assert stripe_exponent(code) == exponent
+
+
+def test_a_far_future_timestamp_of_a_thousand_digits_is_echoed_in_a_line() -> None:
+    raw = s.body(s.event("checkout.session.completed"))
+    headers = {"stripe-signature": s.signature(raw, timestamp=int("9" * 1000))}
+    with pytest.raises(VerificationFailed, match="Timestamp outside the tolerance zone") as refused:
+        source().verify(request(raw, headers))
+    assert "(1000 characters)" in str(refused.value)
+    assert len(str(refused.value)) < 200

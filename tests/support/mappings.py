@@ -66,4 +66,10 @@ def example_config(directory: Path, example: Path) -> Config:
     for file in files:
         shutil.copy(file, folder)
     text = "".join(file.read_text() for file in files)
-    return load_config(folder, dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), "ab" * 16))
+    names = re.findall(r"\$\{([A-Z0-9_]+)(?::-[^}]*)?\}", text)
+    return load_config(folder, {name: _example_value(name) for name in names})
+
+
+def _example_value(variable: str) -> str:
+    """What a user would set: an address for `..._URL`, a secret-looking text otherwise."""
+    return "https://bridge.example.com" if variable.endswith("_URL") else "ab" * 16

@@ -17,7 +17,11 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from tests.support.stripe import REPO
 
@@ -37,6 +41,67 @@ Sign = Callable[[bytes, str, str], Signed]
 """(body, timestamp text, the URL the request goes to) -> what the request carries."""
 
 
+def _iso_z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+def _json(change: Callable[[Any, datetime], None]) -> Callable[[bytes, datetime], bytes]:
+    def aged(body: bytes, moment: datetime) -> bytes:
+        payload = orjson.loads(body)
+        change(payload, moment)
+        return orjson.dumps(payload)
+
+    return aged
+
+
+def _date_shopify(order: Any, moment: datetime) -> None:
+    order.update(created_at=moment.isoformat(), updated_at=moment.isoformat())
+
+
+def _date_woocommerce(order: Any, moment: datetime) -> None:
+    stamp = moment.replace(tzinfo=None).isoformat(timespec="seconds")
+    order.update(date_created_gmt=stamp, date_modified_gmt=stamp)
+
+
+def _date_lemonsqueezy(payload: Any, moment: datetime) -> None:
+    payload["data"]["attributes"].update(created_at=_iso_z(moment), updated_at=_iso_z(moment))
+
+
+def _date_pipedrive(payload: Any, moment: datetime) -> None:
+    payload["meta"]["timestamp"] = _iso_z(moment)
+
+
+def _date_chargebee(payload: Any, moment: datetime) -> None:
+    payload["occurred_at"] = int(moment.timestamp())
+
+
+def _date_hubspot(events: Any, moment: datetime) -> None:
+    for event in events if isinstance(events, list) else ():  # a workflow body holds no time
+        event["occurredAt"] = int(moment.timestamp() * 1000)
+
+
+def _date_hmac(payload: Any, moment: datetime) -> None:
+    payload["created_at"] = moment.isoformat()
+
+
+def _date_salesforce(body: bytes, moment: datetime) -> bytes:
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z").encode()
+    return body.replace(b"2026-03-04T10:15:02.000Z", stamp)
+
+
+DATED: dict[str, Callable[[bytes, datetime], bytes]] = {
+    "shopify": _json(_date_shopify),
+    "woocommerce": _json(_date_woocommerce),
+    "lemonsqueezy": _json(_date_lemonsqueezy),
+    "pipedrive": _json(_date_pipedrive),
+    "chargebee": _json(_date_chargebee),
+    "hubspot": _json(_date_hubspot),
+    "hmac": _json(_date_hmac),
+    "salesforce": _date_salesforce,
+}
+"""Per sender that signs no time: its sample with the event's own time set to a moment."""
+
+
 @dataclass(frozen=True)
 class Sender:
     kind: str
@@ -51,6 +116,11 @@ class Sender:
         return str(int(time.time() * (self.per_second or 1)))
 
     def sample(self, index: int = 0) -> bytes:
+        """The sample as the sender would send it now (`fresh`)."""
+        return fresh(self.kind, self.recorded(index))
+
+    def recorded(self, index: int = 0) -> bytes:
+        """The sample file as it was recorded, its own times included."""
         return (SAMPLES / self.kind / self.samples[index]).read_bytes()
 
 
@@ -159,3 +229,10 @@ def shipped_mappings(folder: Path) -> dict[str, str]:
         shutil.copy(REPO / "mappings" / name, folder)
     text = "".join(path.read_text() for path in folder.glob("*.yaml"))
     return dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), SECRET)
+
+
+def fresh(kind: str, body: bytes) -> bytes:
+    """`body` of a sender of `kind` with the event's own time set to now: senders that sign no
+    time are refused a body older than the dedupe window, and the sample files are older."""
+    date = DATED.get(kind)
+    return body if date is None else date(body, datetime.now(UTC))
