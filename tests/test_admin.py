@@ -14,7 +14,7 @@ from bridge.cli import main
 from bridge.settings import Settings
 from tests.support import stripe as s
 from tests.support.app import admin_client, serving
-from tests.support.senders import SENDERS, shipped_mappings
+from tests.support.senders import SENDERS, every_sender_settings
 
 TOKEN = "adm_" + "7f3c9a1e5b2d4f60" * 2
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -95,13 +95,7 @@ async def test_an_event_whose_id_holds_a_slash_is_reachable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every Shopify and WooCommerce id holds one: `orders/paid:<delivery>`."""
-    for name, value in shipped_mappings(tmp_path / "mappings").items():
-        monkeypatch.setenv(name, value)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'b.db'}",
-        mappings_dir=tmp_path / "mappings",
-        admin_token=TOKEN,
-    )
+    settings = every_sender_settings(tmp_path, monkeypatch, admin_token=TOKEN)
     shopify = SENDERS["shopify"]
     body = shopify.sample()
     signed = shopify.sign(body, shopify.now(), "http://bridge.test/webhooks/shopify")

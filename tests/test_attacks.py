@@ -16,11 +16,10 @@ import httpx
 import pytest
 
 from bridge.app import create_app
-from bridge.settings import Settings
 from bridge.sources import SOURCE_KINDS
 from tests.support import senders
 from tests.support.app import admin_client, serving
-from tests.support.senders import SENDERS, Sender, Signed, shipped_mappings
+from tests.support.senders import SENDERS, Sender, Signed, every_sender_settings
 
 TOKEN = "adm_" + "5e1b8c0d9f2a7364" * 2
 OTHER_KEY = "cd" * 16
@@ -48,14 +47,7 @@ class Endpoint:
 
 @pytest.fixture
 async def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Endpoint]:
-    for name, value in shipped_mappings(tmp_path / "mappings").items():
-        monkeypatch.setenv(name, value)
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'b.db'}",
-        mappings_dir=tmp_path / "mappings",
-        admin_token=TOKEN,
-    )
-    app = create_app(settings, run_worker=False)
+    app = create_app(every_sender_settings(tmp_path, monkeypatch, TOKEN), run_worker=False)
     async with serving(app) as public, admin_client(app) as admin:
         yield Endpoint(public, admin, tmp_path / "b.db")
 

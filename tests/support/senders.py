@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
+from bridge.settings import Settings
 from tests.support.stripe import REPO
 
 SECRET = "ab" * 16
@@ -236,3 +238,16 @@ def fresh(kind: str, body: bytes) -> bytes:
     time are refused a body older than the dedupe window, and the sample files are older."""
     date = DATED.get(kind)
     return body if date is None else date(body, datetime.now(UTC))
+
+
+def every_sender_settings(
+    directory: Path, monkeypatch: pytest.MonkeyPatch, admin_token: str | None = None
+) -> Settings:
+    """Settings serving every shipped source from `directory`, each secret in the environment."""
+    for name, value in shipped_mappings(directory / "mappings").items():
+        monkeypatch.setenv(name, value)
+    return Settings(
+        database_url=f"sqlite:///{directory / 'b.db'}",
+        mappings_dir=directory / "mappings",
+        admin_token=admin_token,
+    )
