@@ -185,7 +185,7 @@ ISO_4217: dict[str, int | None] = {
     "XSU": None,
     "XTS": None,
     "XUA": None,
-    "XXX": None,
+    "XXX": None,  # ISO 4217: "no currency" (a real code, with no minor unit)
     "YER": 2,
     "ZAR": 2,
     "ZMW": 2,

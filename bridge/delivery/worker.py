@@ -24,9 +24,10 @@ from typing import Any
 import httpx
 
 from bridge.delivery.backoff import RetryPolicy
+from bridge.delivery.exchange import Exchange
 from bridge.delivery.recent import RecentConversions
-from bridge.destinations import Destination, VendorRequest, VendorResponse
-from bridge.destinations.verdicts import Dead, Delivered, Retry, Verdict
+from bridge.destinations import Destination, VendorRequest
+from bridge.destinations.verdicts import Dead, Delivered, Verdict
 from bridge.metrics import Metrics
 from bridge.model import Conversion
 from bridge.store.base import (
@@ -73,11 +74,12 @@ class Worker:
         self._metrics = metrics
         self._store = store
         self._destinations = destinations
-        self._client = client
         self._settings = settings or WorkerSettings()
         self._clock = clock
         self._rng = rng
-        self._slots = asyncio.Semaphore(self._settings.concurrency)
+        self._exchange = Exchange(
+            client, self._settings.concurrency, metrics=metrics, now_ms=self._now_ms
+        )
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._leased: set[int] = set()
@@ -258,7 +260,7 @@ class Worker:
         earlier: int,
     ) -> list[AttemptRecord]:
         """One request, recorded on its own: a record that fails costs only its conversions."""
-        verdicts, attempted_at, duration_ms = await self._exchange(destination, request)
+        verdicts, attempted_at, duration_ms = await self._exchange.send(destination, request)
         items = [batch[index] for index in request.items]
         refusal = next((v for v in verdicts if isinstance(v, Dead) and v.split), None)
         if refusal is not None and len(items) > 1:
@@ -290,44 +292,6 @@ class Worker:
             for (delivery, _), verdict in zip(items, verdicts, strict=True)
         ]
         return records if await self._record(records, lease_ends) else []
-
-    async def _exchange(
-        self, destination: Destination, request: VendorRequest
-    ) -> tuple[list[Verdict], int, int]:
-        async with self._slots:
-            attempted_at = self._now_ms()
-            started = time.perf_counter()
-            verdicts: list[Verdict]
-            try:
-                response = await self._client.request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    content=request.body,
-                    timeout=destination.options.timeout_seconds,
-                )
-            except httpx.TimeoutException:
-                reason = f"no answer within {destination.options.timeout_seconds:g}s"
-                verdicts = [Retry(reason)] * len(request.items)
-                status = "timeout"
-            except httpx.HTTPError as exc:
-                reason = f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")
-                verdicts = [Retry(reason)] * len(request.items)
-                status = "error"
-            else:
-                answer = VendorResponse(response.status_code, response.headers, response.content)
-                verdicts = destination.classify(request, answer)
-                status = str(response.status_code)
-            elapsed = time.perf_counter() - started
-            duration_ms = int(elapsed * 1000)
-        if self._metrics is not None:
-            labels = (destination.name, destination.vendor)
-            self._metrics.vendor_requests.labels(*labels, status).inc()
-            self._metrics.vendor_seconds.labels(*labels).observe(elapsed)
-        redact = _redactor(destination)
-        verdicts = [_redacted(redact, verdict) for verdict in verdicts]
-        _log_exchange(destination, request, verdicts, duration_ms)
-        return verdicts, attempted_at, duration_ms
 
     def _outcome(
         self,
@@ -404,48 +368,3 @@ class Worker:
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
-
-
-def _redactor(destination: Destination) -> Callable[[str], str]:
-    """`destination.redact`, once per distinct text: a batch's verdicts mostly share one."""
-    done: dict[str, str] = {}
-
-    def redact(text: str) -> str:
-        found = done.get(text)
-        if found is None:
-            found = done[text] = destination.redact(text)
-        return found
-
-    return redact
-
-
-def _redacted(redact: Callable[[str], str], verdict: Verdict) -> Verdict:
-    """Vendor answers and error texts are stored and logged: never with a secret in them."""
-    if isinstance(verdict, Delivered):
-        if not verdict.answer:
-            return verdict
-        answer = redact(verdict.answer)
-        return verdict if answer == verdict.answer else replace(verdict, answer=answer)
-    reason = redact(verdict.reason)
-    return verdict if reason == verdict.reason else replace(verdict, reason=reason)
-
-
-def _log_exchange(
-    destination: Destination, request: VendorRequest, verdicts: Sequence[Verdict], duration_ms: int
-) -> None:
-    first = verdicts[0] if verdicts else None
-    outcome = type(first).__name__.lower() if first else "none"
-    if isinstance(first, Delivered):
-        outcome = first.outcome
-    detail = {
-        "destination": destination.name,
-        "vendor": destination.vendor,
-        "conversions": len(request.items),
-        "outcome": outcome,
-        "status": getattr(first, "status", None),
-        "duration_ms": duration_ms,
-    }
-    if isinstance(first, Delivered):
-        log.info("delivered", extra=detail)
-    else:
-        log.warning("delivery failed", extra={**detail, "reason": getattr(first, "reason", None)})

@@ -7,18 +7,17 @@ secrets are warnings, not errors: the service starts and reports what it is wait
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
 from bridge.destinations import VENDORS, Destination
 from bridge.destinations.base import Adjusted
-from bridge.mapping.errors import MappingError, MappingIssue, dotted
+from bridge.mapping.errors import MappingError, MappingIssue, allowed_keys, dotted
 from bridge.mapping.expressions import (
     EvaluationError,
     Expression,
@@ -26,11 +25,17 @@ from bridge.mapping.expressions import (
     compile_expression,
 )
 from bridge.mapping.fields import FieldError, coerce, compile_entry
+from bridge.mapping.notes import (
+    did_you_mean,
+    missing_secret_notes,
+    unknown_event_type_notes,
+    unsigned_choice_notes,
+    unused,
+)
 from bridge.mapping.rules import Rule, RuleSet
 from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
 from bridge.model import CONVERSION_FIELDS
 from bridge.sources import SOURCE_KINDS, Source
-from bridge.sources.event_types import closest_event_type, known_event_types
 
 _Component = TypeVar("_Component", Source, Destination)
 
@@ -83,55 +88,6 @@ def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Co
     """Validate and compile all `*.yaml`/`*.yml` files in `directory` (not recursive)."""
     loader = _Loader(environ if environ is not None else os.environ)
     return loader.load(directory)
-
-
-def _unused(config: Config) -> Iterable[str]:
-    used_sources = {rule.source for rule in config.rules.rules}
-    used_destinations = {d for rule in config.rules.rules for d in rule.destinations}
-    for name in config.sources:
-        if name not in used_sources:
-            yield f"source {name!r} has no rules: its events are stored as ignored"
-    for name in config.destinations:
-        if name not in used_destinations:
-            yield f"destination {name!r} is not used by any rule"
-
-
-def _written_at(data: Any, location: Location, text: str) -> Location | None:
-    """Where under `location` (holding `data`) a string containing `text` is written."""
-    if isinstance(data, str):
-        return location if text in data else None
-    if isinstance(data, dict):
-        items: Iterable[tuple[str | int, Any]] = data.items()
-    elif isinstance(data, list):
-        items = enumerate(data)
-    else:
-        return None
-    for key, value in items:
-        found = _written_at(value, (*location, key), text)
-        if found is not None:
-            return found
-    return None
-
-
-def _allowed_keys(model: type[BaseModel], path: Sequence[str | int]) -> list[str] | None:
-    """The keys the model at `path` inside `model` accepts, when they can be told."""
-    current: type[BaseModel] | None = model
-    for part in path:
-        annotation = _keys(current).get(str(part)) if current is not None else None
-        current = _model_in(annotation)
-    return sorted(_keys(current)) if current is not None else None
-
-
-def _keys(model: type[BaseModel]) -> dict[str, Any]:
-    return {info.alias or name: info.annotation for name, info in model.model_fields.items()}
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The one model an annotation (`Model`, `Model | None`) holds, if it holds one."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    models = {found for arg in get_args(annotation) if (found := _model_in(arg)) is not None}
-    return models.pop() if len(models) == 1 else None
 
 
 def _constant_problem(
@@ -214,7 +170,7 @@ class _Loader:
             *self.waiting["destination"],
             *self.source_notes,
             *self.rule_notes,
-            *_unused(config),
+            *unused(config.sources, config.destinations, config.rules.rules),
         ]
         return config
 
@@ -256,39 +212,13 @@ class _Loader:
             self.broken.add(f"{what}:{name}")
             return None
         built = component(name, validated)
-        self._note_missing_secrets(document, location, options, what, built)
+        self.waiting[what].extend(
+            missing_secret_notes(built, document, location, options, self.environ)
+        )
         if isinstance(built, Source):
             where = f"{document.path}:{document.line_of(location)}"
             self.source_notes.extend(f"source {name!r} ({where}): {w}" for w in built.warnings())
         return built
-
-    def _note_missing_secrets(
-        self,
-        document: YamlDocument,
-        location: Location,
-        options: dict[str, Any],
-        what: str,
-        component: Source | Destination,
-    ) -> None:
-        """A warning per unset secret, at the line that names it."""
-        if isinstance(component, Source):
-            ready = component.ready
-            wait = "webhooks to it are answered 503" if not ready else "it is skipped"
-        else:
-            wait = "deliveries to it wait"
-        for var in component.missing_secrets():
-            written = _written_at(options, location, f"${{{var}}}") or location
-            self.waiting[what].append(
-                f"{what} {component.name!r} ({document.path}:{document.line_of(written)}):"
-                f" environment variable {var} is not set{self._did_you_mean(var)};"
-                f" {wait} until it is"
-            )
-
-    def _did_you_mean(self, var: str) -> str:
-        """` (did you mean PAGENT_API_KEY? it is set)` for a name a set variable is close to."""
-        named = {name.upper(): name for name, value in self.environ.items() if value}
-        close = difflib.get_close_matches(var.upper(), list(named), n=1, cutoff=0.8)
-        return f" (did you mean {named[close[0]]}? it is set)" if close else ""
 
     def _compile_rule(
         self, document: YamlDocument, index: int, spec: dict[str, Any], taken: set[str]
@@ -348,8 +278,21 @@ class _Loader:
             return None
         line = document.line_of(location)
         self.origins[f"rule:{model.name}"] = f"{document.path}:{line}"
-        self._note_unknown_event_types(document, location, model)
-        self._note_unsigned_choices(document, location, model)
+        source = self.sources.get(model.source)
+        if source is not None:  # else defined with errors, already reported
+            self.rule_notes.extend(
+                unknown_event_type_notes(source, model.name, model.events, document, location)
+            )
+            self.rule_notes.extend(
+                unsigned_choice_notes(
+                    source,
+                    model.name,
+                    checks_body=model.when is not None,
+                    maps_transaction="transaction_id" in model.conversion,
+                    document=document,
+                    location=location,
+                )
+            )
         return Rule(
             name=model.name,
             source=model.source,
@@ -371,49 +314,6 @@ class _Loader:
         while a file that could not be read may define it."""
         defined = self.sources if what == "source" else self.destinations
         return name not in defined and f"{what}:{name}" not in self.broken and not self.unread
-
-    def _note_unknown_event_types(
-        self, document: YamlDocument, location: Location, model: _RuleModel
-    ) -> None:
-        source = self.sources.get(model.source)
-        if source is None:  # defined with errors, already reported
-            return
-        known = known_event_types(source.kind)
-        if known is None:
-            return
-        for index, event_type in enumerate(model.events):
-            if event_type in known:
-                continue
-            line = document.line_of((*location, "events", index))
-            close = closest_event_type(source.kind, event_type)
-            self.rule_notes.append(
-                f"rule {model.name!r} ({document.path}:{line}): {source.kind} never sends"
-                f" event type {event_type!r}" + (f" (did you mean {close!r}?)" if close else "")
-            )
-
-    def _note_unsigned_choices(
-        self, document: YamlDocument, location: Location, model: _RuleModel
-    ) -> None:
-        """Warn where an unsigned header alone decides what a rule records: whoever holds one
-        genuine delivery can send it again with another value there."""
-        source = self.sources.get(model.source)
-        if source is None:  # defined with errors, already reported
-            return
-        where = f"rule {model.name!r} ({document.path}:{document.line_of(location)})"
-        header = source.event_type_header
-        if header is not None and model.when is None:
-            self.rule_notes.append(
-                f"{where}: source {source.name!r} takes the event type from the unsigned"
-                f" {header} header, so a captured delivery can be sent again as another type;"
-                " add a `when` that checks a field of the signed body"
-            )
-        header = source.event_id_header
-        if header is not None and "transaction_id" not in model.conversion:
-            self.rule_notes.append(
-                f"{where}: the event id of source {source.name!r} depends on the unsigned"
-                f" {header} header, so a captured delivery sent again with another one is a new"
-                " event; map transaction_id from a field of the signed body so it counts once"
-            )
 
     def _expression(
         self, document: YamlDocument, location: Location, text: str
@@ -468,9 +368,9 @@ class _Loader:
             parts = tuple(part for part in detail["loc"] if isinstance(part, str | int))
             message = detail["msg"]
             if detail["type"] == "extra_forbidden":
-                allowed = _allowed_keys(model, parts[:-1])
+                allowed = allowed_keys(model, parts[:-1])
                 if allowed is not None:
                     message = f"unknown key (allowed: {', '.join(allowed)})"
             elif detail["type"] == "unset_variable":
-                message += self._did_you_mean(str(detail.get("ctx", {}).get("name", "")))
+                message += did_you_mean(str(detail.get("ctx", {}).get("name", "")), self.environ)
             self._issue(document, (*base, *parts), message)
