@@ -2,9 +2,10 @@
 --store-alone`, which counts this process's instructions for two event counts under callgrind.
 
 One bench event is planned by the bench's rule (a real payload, detail and conversion), then
-`COUNT` copies with their own event id and dedupe key are stored with the store's own statements
-(`_ingest_one`), 32 to a transaction like a group commit. The per-copy Python outside the store
-is one `dataclasses.replace` per row, so the difference between two counts is the store's work.
+`COUNT` copies with their own event id and dedupe key are stored with the store's own
+statements (`records.ingest_one`), 32 to a transaction like a group commit. The per-copy
+Python outside the store is one `dataclasses.replace` per row, so the difference between two
+counts is the store's work.
 Usage: python -m bench.store_ingest DATABASE COUNT
 """
 
@@ -28,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bridge.ingest import Ingestor
     from bridge.mapping.config import load_config
     from bridge.store.base import Store
-    from bridge.store.sqlite import _ingest_one, connect, migrate
+    from bridge.store.sqlite import connect, migrate
+    from bridge.store.sqlite.records import ingest_one
 
     path = Path(database)
     migrate(path)
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         connection.execute("BEGIN IMMEDIATE")
         for number in range(start, min(start + GROUP, int(count))):
             copy: Any = replace(delivery, dedupe_key=f"{delivery.dedupe_key}:{number}")
-            _ingest_one(connection, replace(template, event_id=f"evt_{number}", deliveries=(copy,)))
+            ingest_one(connection, replace(template, event_id=f"evt_{number}", deliveries=(copy,)))
         connection.execute("COMMIT")
     connection.close()
     return 0

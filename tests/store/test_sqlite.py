@@ -12,14 +12,8 @@ import pytest
 
 from bridge.store import StoreUnavailable
 from bridge.store.migrations import migrations
-from bridge.store.sqlite import (
-    _INSERT_DELIVERY,
-    _INSERT_EVENT,
-    SQLiteStore,
-    connect,
-    migrate,
-    sqlite_path,
-)
+from bridge.store.sqlite import SQLiteStore, connect, migrate, sqlite_path
+from bridge.store.sqlite.records import INSERT_DELIVERY, INSERT_EVENT
 from tests.store.conftest import new_event
 
 
@@ -40,7 +34,7 @@ def test_a_new_store_has_pages_that_hold_a_whole_webhook(tmp_path: Path) -> None
     event = new_event("evt_big", ("pagent", "k"))
     body = b'{"id": "evt_big", "padding": "' + b"x" * 6000 + b'"}'
     before = _pages_in_use(connection)
-    connection.execute(_INSERT_EVENT, ("stripe", "evt_big", event.type, 0, "accepted", b"{}", body))
+    connection.execute(INSERT_EVENT, ("stripe", "evt_big", event.type, 0, "accepted", b"{}", body))
     assert _pages_in_use(connection) == before  # no overflow page
 
 
@@ -110,7 +104,7 @@ def test_ingest_statements_build_no_temporary_tables(tmp_path: Path) -> None:
     path = tmp_path / "b.db"
     migrate(path)
     connection = connect(path, 1000)
-    for sql, count in ((_INSERT_EVENT, 7), (_INSERT_DELIVERY, 8)):
+    for sql, count in ((INSERT_EVENT, 7), (INSERT_DELIVERY, 8)):
         program = [row[1] for row in connection.execute(f"EXPLAIN {sql}", (None,) * count)]
         assert "OpenEphemeral" not in program, sql
 

@@ -26,7 +26,6 @@ from bridge.store.base import (
     DeliveryStatus,
     DeliveryView,
     EventFilter,
-    EventOutcome,
     EventTrace,
     EventView,
     NewEvent,
@@ -38,9 +37,16 @@ from bridge.store.base import (
     StoreUnavailable,
     unstorable,
 )
-from bridge.store.migrations import migrations
+from bridge.store.postgres.queries import (
+    LIST_EVENTS,
+    RAW_EVENTS,
+    affected,
+    event_arguments,
+    event_view,
+)
+from bridge.store.postgres.records import ingest_one, replay_one
+from bridge.store.postgres.schema import migrate
 
-_MIGRATION_LOCK = 0x6272696467650001  # pg_advisory_xact_lock key: one migrator at a time
 _PURGE_CHUNK = 1000
 # What each error means: data PostgreSQL refuses is bad input, not an outage; everything else
 # the driver raises (a closed connection, "another operation is in progress" while the server
@@ -54,39 +60,6 @@ _UNAVAILABLE = (
     asyncpg.exceptions.InternalClientError,
 )
 
-_INGEST = """
-WITH ev AS (
-    INSERT INTO events (source, event_id, type, received_at, outcome, detail, payload)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT (source, event_id) DO NOTHING
-    RETURNING id
-),
-planned AS (
-    SELECT DISTINCT ON (destination, dedupe_key) *
-    FROM unnest($8::text[], $9::text[], $10::text[], $11::bytea[], $12::bigint[])
-        AS p(destination, rule, dedupe_key, conversion, expires_at)
-),
-keys AS (
-    INSERT INTO conversion_keys (destination, dedupe_key, event_ref)
-    SELECT p.destination, p.dedupe_key, ev.id FROM planned p CROSS JOIN ev
-    ON CONFLICT DO NOTHING
-    RETURNING destination, dedupe_key, event_ref
-),
-queued AS (
-    INSERT INTO deliveries (event_ref, rule, destination, dedupe_key, conversion,
-                            created_at, expires_at, next_attempt_at)
-    SELECT k.event_ref, p.rule, p.destination, p.dedupe_key, p.conversion, $4, p.expires_at, $4
-    FROM keys k JOIN planned p USING (destination, dedupe_key)
-    RETURNING id
-)
-SELECT (SELECT id FROM ev) AS event_ref, (SELECT count(*) FROM queued) AS created
-"""
-_FIRST_RECORDED_BY = """
-SELECT e.event_id FROM conversion_keys k JOIN events e ON e.id = k.event_ref
-WHERE (k.destination, k.dedupe_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-  AND k.event_ref <> $3
-ORDER BY k.event_ref LIMIT 1
-"""
 _CLAIM = """
 WITH due AS (
     SELECT id FROM deliveries
@@ -189,18 +162,6 @@ SELECT id, event_ref, rule, destination, dedupe_key, conversion, attempts, creat
        last_status, last_answer
 FROM moved
 """
-_EVENT_WHERE = """
-WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR outcome = $2)
-  AND ($3::bigint IS NULL OR received_at >= $3) AND ($4::bigint IS NULL OR received_at < $4)
-  AND ($5::text IS NULL OR event_id = $5)
-"""
-_LIST_EVENTS = f"""
-SELECT source, event_id, type, received_at, outcome, detail, payload IS NOT NULL FROM events
-{_EVENT_WHERE} ORDER BY id DESC LIMIT $6
-"""
-_RAW_EVENTS = f"""
-SELECT source, event_id, type, outcome, payload FROM events {_EVENT_WHERE} ORDER BY id LIMIT $6
-"""
 _TRACE_EVENT = """
 SELECT id, source, event_id, type, received_at, outcome, detail, payload IS NOT NULL
 FROM events WHERE source = $1 AND event_id = $2
@@ -219,27 +180,6 @@ _TRACE_ATTEMPTS = """
 SELECT delivery_ref, attempted_at, duration_ms, http_status, outcome, answer
 FROM attempts WHERE event_ref = $1 ORDER BY id
 """
-_ADD_DELIVERIES = """
-WITH planned AS (
-    SELECT DISTINCT ON (destination, dedupe_key) *
-    FROM unnest($3::text[], $4::text[], $5::text[], $6::bytea[], $7::bigint[])
-        AS p(destination, rule, dedupe_key, conversion, expires_at)
-),
-keys AS (
-    INSERT INTO conversion_keys (destination, dedupe_key, event_ref)
-    SELECT destination, dedupe_key, $1 FROM planned
-    ON CONFLICT DO NOTHING
-    RETURNING destination, dedupe_key
-),
-queued AS (
-    INSERT INTO deliveries (event_ref, rule, destination, dedupe_key, conversion,
-                            created_at, expires_at, next_attempt_at)
-    SELECT $1, p.rule, p.destination, p.dedupe_key, p.conversion, $2, p.expires_at, $2
-    FROM keys k JOIN planned p USING (destination, dedupe_key)
-    RETURNING id
-)
-SELECT count(*) FROM queued
-"""
 _PURGE_DELIVERIES = """
 WITH gone AS (
     DELETE FROM deliveries_done
@@ -250,29 +190,6 @@ WITH gone AS (
 history AS (DELETE FROM attempts WHERE delivery_ref IN (SELECT id FROM gone))
 SELECT count(*) FROM gone
 """
-
-
-async def migrate(pool: asyncpg.Pool) -> int:
-    """Apply pending migrations; concurrent starts wait on an advisory lock, then find none."""
-    async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-        await connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)"
-        )
-        current: int = await connection.fetchval(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
-        )
-        for migration in migrations("postgres"):
-            if migration.version > current:
-                await connection.execute(migration.sql)
-                await connection.execute(
-                    "INSERT INTO schema_migrations VALUES ($1, $2, now())",
-                    migration.version,
-                    migration.name,
-                )
-                current = migration.version
-        return current
 
 
 class PostgresStore:
@@ -312,7 +229,7 @@ class PostgresStore:
         if refusal is not None:
             raise StoreRefused(refusal)
         async with self._connection() as connection, connection.transaction():
-            return [await _ingest_one(connection, event) for event in events]
+            return [await ingest_one(connection, event) for event in events]
 
     async def claim(
         self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]
@@ -390,13 +307,13 @@ class PostgresStore:
             revived = await connection.execute(
                 _RETRY_FINISHED, chosen, status, destination, now, expires_at
             )
-        return _count(queued) + _count(revived)
+        return affected(queued) + affected(revived)
 
     async def purge(self, *, payloads_before: int, events_before: int) -> PurgeCounts:
         cleared = deleted = 0
         async with self._connection() as connection:
             while True:  # short transactions: the queue never waits long behind a purge
-                chunk = _count(
+                chunk = affected(
                     await connection.execute(
                         "UPDATE events SET payload = NULL WHERE id IN (SELECT id FROM events"
                         " WHERE received_at < $1 AND payload IS NOT NULL LIMIT $2)",
@@ -408,7 +325,7 @@ class PostgresStore:
                 if chunk < _PURGE_CHUNK:
                     break
             while True:
-                chunk = _count(
+                chunk = affected(
                     await connection.execute(
                         "DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
                         " WHERE e.received_at < $1 AND NOT EXISTS"
@@ -432,8 +349,8 @@ class PostgresStore:
 
     async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
         async with self._connection() as connection:
-            rows = await connection.fetch(_LIST_EVENTS, *_event_arguments(where), limit)
-        return [_event_view(row) for row in rows]
+            rows = await connection.fetch(LIST_EVENTS, *event_arguments(where), limit)
+        return [event_view(row) for row in rows]
 
     async def event_trace(self, source: str, event_id: str) -> EventTrace | None:
         async with self._connection() as connection:
@@ -443,7 +360,7 @@ class PostgresStore:
             deliveries = await connection.fetch(_TRACE_DELIVERIES, row[0], source, event_id)
             attempts = await connection.fetch(_TRACE_ATTEMPTS, row[0])
         return EventTrace(
-            event=_event_view(row[1:]),
+            event=event_view(row[1:]),
             rules=orjson.loads(row[6])["rules"],
             deliveries=[DeliveryView(*d[:-1]) for d in deliveries],
             conversions={d[0]: d[-1] for d in deliveries},
@@ -452,7 +369,7 @@ class PostgresStore:
 
     async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
         async with self._connection() as connection:
-            rows = await connection.fetch(_RAW_EVENTS, *_event_arguments(where), limit)
+            rows = await connection.fetch(RAW_EVENTS, *event_arguments(where), limit)
         return [RawEvent(*row) for row in rows]
 
     async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
@@ -463,7 +380,7 @@ class PostgresStore:
             transaction = connection.transaction()
             await transaction.start()
             try:
-                results = [await _replay_one(connection, event) for event in events]
+                results = [await replay_one(connection, event) for event in events]
             except BaseException:
                 await transaction.rollback()
                 raise
@@ -479,104 +396,3 @@ class PostgresStore:
             raise StoreRefused(str(exc)) from exc
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(str(exc)) from exc
-
-
-async def _ingest_one(connection: Any, event: NewEvent) -> Stored:
-    deliveries = event.deliveries
-    row = await connection.fetchrow(
-        _INGEST,
-        event.source,
-        event.event_id,
-        event.type,
-        event.received_at,
-        event.outcome,
-        event.detail,
-        event.raw,
-        [d.destination for d in deliveries],
-        [d.rule for d in deliveries],
-        [d.dedupe_key for d in deliveries],
-        [d.conversion for d in deliveries],
-        [d.expires_at for d in deliveries],
-    )
-    event_ref, created = row["event_ref"], row["created"]
-    if event_ref is None:
-        return Stored("duplicate", 0)
-    unique_planned = len({(d.destination, d.dedupe_key) for d in deliveries})
-    if created == unique_planned:
-        return Stored(event.outcome, created)
-    first_recorded_by = await connection.fetchval(
-        _FIRST_RECORDED_BY,
-        [d.destination for d in deliveries],
-        [d.dedupe_key for d in deliveries],
-        event_ref,
-    )
-    if created == 0:
-        detail = orjson.loads(event.detail)
-        detail["reason"] = f"conversion already recorded from event {first_recorded_by}"
-        await connection.execute(
-            "UPDATE events SET outcome = 'duplicate', detail = $1 WHERE id = $2",
-            orjson.dumps(detail),
-            event_ref,
-        )
-        return Stored("duplicate", 0, first_recorded_by)
-    return Stored(event.outcome, created, first_recorded_by)
-
-
-async def _replay_one(connection: Any, event: NewEvent) -> Stored:
-    event_ref = await connection.fetchval(
-        "SELECT id FROM events WHERE source = $1 AND event_id = $2", event.source, event.event_id
-    )
-    if event_ref is None:
-        return await _ingest_one(connection, event)
-    deliveries = event.deliveries
-    created: int = await connection.fetchval(
-        _ADD_DELIVERIES,
-        event_ref,
-        event.received_at,
-        [d.destination for d in deliveries],
-        [d.rule for d in deliveries],
-        [d.dedupe_key for d in deliveries],
-        [d.conversion for d in deliveries],
-        [d.expires_at for d in deliveries],
-    )
-    # Its conversion keys outlive purged deliveries: an event that recorded a conversion once
-    # stays `accepted`.
-    has_deliveries = await connection.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM conversion_keys WHERE event_ref = $1)", event_ref
-    )
-    first_recorded_by = None
-    if created < len({(d.destination, d.dedupe_key) for d in deliveries}):
-        first_recorded_by = await connection.fetchval(
-            _FIRST_RECORDED_BY,
-            [d.destination for d in deliveries],
-            [d.dedupe_key for d in deliveries],
-            -1,
-        )
-    detail = event.detail
-    outcome: EventOutcome = event.outcome
-    if has_deliveries:
-        outcome = "accepted"
-    elif deliveries:
-        updated = orjson.loads(detail)
-        updated["reason"] = f"conversion already recorded from event {first_recorded_by}"
-        detail, outcome = orjson.dumps(updated), "duplicate"
-    await connection.execute(
-        "UPDATE events SET outcome = $1, detail = $2 WHERE id = $3", outcome, detail, event_ref
-    )
-    return Stored(outcome, created, first_recorded_by)
-
-
-def _event_arguments(where: EventFilter) -> tuple[Any, ...]:
-    return (where.source, where.outcome, where.since, where.until, where.event_id)
-
-
-def _event_view(row: Any) -> EventView:
-    source, event_id, event_type, received_at, outcome, detail, kept = row
-    return EventView(
-        source, event_id, event_type, received_at, outcome, orjson.loads(detail)["reason"], kept
-    )
-
-
-def _count(status: str) -> int:
-    """Rows affected, from asyncpg's command status ("UPDATE 3", "INSERT 0 2")."""
-    return int(status.rsplit(" ", 1)[-1])

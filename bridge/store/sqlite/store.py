@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 
@@ -27,7 +27,6 @@ from bridge.store.base import (
     DeliveryStatus,
     DeliveryView,
     EventFilter,
-    EventOutcome,
     EventTrace,
     EventView,
     NewEvent,
@@ -39,7 +38,9 @@ from bridge.store.base import (
     StoreUnavailable,
     unstorable,
 )
-from bridge.store.migrations import migrations
+from bridge.store.sqlite.queries import delivery_filter, event_filter, event_view
+from bridge.store.sqlite.records import ingest_one, replay_one
+from bridge.store.sqlite.schema import connect, migrate
 from bridge.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -56,24 +57,6 @@ SELECT destination, COUNT(*), SUM(next_attempt_at <= ?),
 FROM deliveries WHERE status = 'pending' GROUP BY destination ORDER BY destination
 """
 
-# The inserts tell what they did by the cursor's `rowcount` (0 on a conflict) and `lastrowid`,
-# not by RETURNING: SQLite gathers RETURNING rows in a temporary b-tree it builds and drops for
-# every statement (measured: a quarter of the store's instructions per ingested event).
-_INSERT_EVENT = """
-INSERT INTO events (source, event_id, type, received_at, outcome, detail, payload)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (source, event_id) DO NOTHING
-"""
-_INSERT_DELIVERY = """
-INSERT INTO deliveries (event_ref, rule, destination, dedupe_key, conversion,
-                        created_at, expires_at, next_attempt_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (destination, dedupe_key) DO NOTHING
-"""
-_FIRST_RECORDED_BY = """
-SELECT e.event_id FROM deliveries d JOIN events e ON e.id = d.event_ref
-WHERE d.destination = ? AND d.dedupe_key = ?
-"""
 # A split attempt (the last parameters false) keeps its lease: the halves follow at once.
 _RECORD_ATTEMPT = """
 UPDATE deliveries
@@ -102,96 +85,6 @@ _EVENT_COLUMNS = (
     "SELECT source, event_id, type, received_at, outcome, detail, payload IS NOT NULL FROM events"
 )
 _PURGE_CHUNK = 1000
-
-
-def sqlite_path(url: str) -> Path:
-    """`sqlite:///relative.db` or `sqlite:////absolute/path.db` -> a filesystem path."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ValueError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/file.db)")
-    return Path(url[len(prefix) :])
-
-
-# Pages of 8 KiB for new stores: a webhook's row (its raw body, typically 2 to 8 KB) shares a
-# page with others or fits one alone instead of spilling onto overflow pages, so a group commit
-# writes fewer WAL frames, each costing one `pwrite` for its header and one for the page
-# (measured: ingest +6 to 9 % requests per second, p99 17 -> 11 ms). A store's page size is
-# fixed once it is in WAL mode; older stores keep their 4 KiB pages (docs/operations.md says
-# how to convert one).
-PAGE_SIZE = 8192
-
-
-def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
-    connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before WAL: it writes the header
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = FULL")
-    connection.execute("PRAGMA foreign_keys = ON")
-    return connection
-
-
-def migrate(path: Path, busy_timeout_ms: int = 5000) -> int:
-    """Apply pending migrations, each under an exclusive write lock; returns the schema version.
-
-    Each migration runs on a connection of its own: one that edits the schema's text (0002)
-    leaves the connection's parsed schema behind, and an `ALTER TABLE` on that connection
-    would write at the old text's offsets.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        version, applied = _apply_next_migration(path, busy_timeout_ms)
-        if not applied:
-            return version
-
-
-def _apply_next_migration(path: Path, busy_timeout_ms: int) -> tuple[int, bool]:
-    """(schema version, whether a migration was applied to reach it)."""
-    connection = connect(path, busy_timeout_ms)
-    try:
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-        )
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            current = int(
-                connection.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
-                ).fetchone()[0]
-            )
-            pending = [m for m in migrations("sqlite") if m.version > current]
-            if not pending:
-                connection.execute("COMMIT")
-                return current, False
-            migration = pending[0]
-            for statement in _statements(migration.sql):
-                connection.execute(statement)
-            connection.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                (migration.version, migration.name, int(time.time() * 1000)),
-            )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.rollback()
-            raise
-        return migration.version, True
-    finally:
-        connection.close()
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (`sqlite3.complete_statement` knows the grammar)."""
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        if not buffer and line.lstrip().startswith("--"):
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements
 
 
 class SQLiteStore:
@@ -241,7 +134,7 @@ class SQLiteStore:
         refusal = unstorable(events)
         if refusal is not None:
             raise StoreRefused(refusal)
-        return self.writer.run(lambda connection: [_ingest_one(connection, e) for e in events])
+        return self.writer.run(lambda connection: [ingest_one(connection, e) for e in events])
 
     async def claim(
         self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]
@@ -324,7 +217,7 @@ class SQLiteStore:
     async def list_deliveries(
         self, *, status: DeliveryStatus | None, destination: str | None, limit: int
     ) -> list[DeliveryView]:
-        where, params = _delivery_filter(None, status, destination)
+        where, params = delivery_filter(None, status, destination)
         sql = f"""
             SELECT d.id, e.source, e.event_id, d.rule, d.destination, d.status, d.attempts,
                    d.created_at, d.next_attempt_at, d.finished_at, d.last_status, d.last_answer
@@ -343,7 +236,7 @@ class SQLiteStore:
         now: int,
         expires_at: int,
     ) -> int:
-        where, params = _delivery_filter(ids, status, destination)
+        where, params = delivery_filter(ids, status, destination)
         sql = f"""
             UPDATE deliveries AS d
             SET status = 'pending', next_attempt_at = ?, expires_at = ?, finished_at = NULL,
@@ -389,7 +282,7 @@ class SQLiteStore:
     async def purge_deliveries(
         self, *, ids: Collection[int] | None, status: DeliveryStatus | None, destination: str | None
     ) -> int:
-        where, params = _delivery_filter(ids, status, destination)
+        where, params = delivery_filter(ids, status, destination)
         finished = f"SELECT d.id FROM deliveries AS d WHERE {where} AND d.status != 'pending'"
         forget_attempts = f"DELETE FROM attempts WHERE delivery_ref IN ({finished})"
         # The row stays, emptied, for its key and its id (migration 0003).
@@ -407,10 +300,10 @@ class SQLiteStore:
         return await self.writer.run(purge)
 
     async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
-        clause, params = _event_filter(where)
+        clause, params = event_filter(where)
         sql = f"{_EVENT_COLUMNS} WHERE {clause} ORDER BY id DESC LIMIT ?"
         rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
-        return [_event_view(row) for row in rows]
+        return [event_view(row) for row in rows]
 
     async def event_trace(self, source: str, event_id: str) -> EventTrace | None:
         def trace(c: sqlite3.Connection) -> EventTrace | None:
@@ -424,7 +317,7 @@ class SQLiteStore:
             deliveries = c.execute(_TRACE_DELIVERIES, (row[0],)).fetchall()
             attempts = c.execute(_TRACE_ATTEMPTS, (row[0],)).fetchall()
             return EventTrace(
-                event=_event_view(row[1:]),
+                event=event_view(row[1:]),
                 rules=orjson.loads(row[6])["rules"],
                 deliveries=[DeliveryView(*d[:-1]) for d in deliveries],
                 conversions={d[0]: d[-1] for d in deliveries},
@@ -434,7 +327,7 @@ class SQLiteStore:
         return await self._read(trace)
 
     async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
-        clause, params = _event_filter(where)
+        clause, params = event_filter(where)
         columns = "SELECT source, event_id, type, outcome, payload FROM events"
         sql = f"{columns} WHERE {clause} ORDER BY id LIMIT ?"
         rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
@@ -446,7 +339,7 @@ class SQLiteStore:
             raise StoreRefused(refusal)
 
         def replay(connection: sqlite3.Connection) -> list[Stored]:
-            return [_replay_one(connection, event) for event in events]
+            return [replay_one(connection, event) for event in events]
 
         def rehearse(connection: sqlite3.Connection) -> list[Stored]:
             connection.execute("SAVEPOINT dry_run")
@@ -475,136 +368,3 @@ class SQLiteStore:
             connection.execute("PRAGMA query_only = ON")
             self._local.connection = connection
         return query(connection)
-
-
-def _ingest_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
-    inserted = connection.execute(
-        _INSERT_EVENT,
-        (
-            event.source,
-            event.event_id,
-            event.type,
-            event.received_at,
-            event.outcome,
-            event.detail,
-            event.raw,
-        ),
-    )
-    if inserted.rowcount == 0 or inserted.lastrowid is None:
-        return Stored("duplicate", 0)
-    event_ref = inserted.lastrowid
-    created, first_recorded_by = _insert_deliveries(connection, event_ref, event)
-    if event.deliveries and created == 0:
-        _mark_duplicate(connection, event_ref, event.detail, first_recorded_by)
-        return Stored("duplicate", 0, first_recorded_by)
-    return Stored(event.outcome, created, first_recorded_by)
-
-
-def _replay_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
-    row = connection.execute(
-        "SELECT id FROM events WHERE source = ? AND event_id = ?", (event.source, event.event_id)
-    ).fetchone()
-    if row is None:
-        return _ingest_one(connection, event)
-    event_ref = row[0]
-    created, first_recorded_by = _insert_deliveries(connection, event_ref, event)
-    has_deliveries = connection.execute(
-        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE event_ref = ?)", (event_ref,)
-    ).fetchone()[0]
-    if has_deliveries:
-        outcome: EventOutcome = "accepted"
-    elif event.deliveries:
-        _mark_duplicate(connection, event_ref, event.detail, first_recorded_by)
-        return Stored("duplicate", 0, first_recorded_by)
-    else:
-        outcome = event.outcome
-    connection.execute(
-        "UPDATE events SET outcome = ?, detail = ? WHERE id = ?", (outcome, event.detail, event_ref)
-    )
-    return Stored(outcome, created, first_recorded_by)
-
-
-def _insert_deliveries(
-    connection: sqlite3.Connection, event_ref: int, event: NewEvent
-) -> tuple[int, str | None]:
-    """Add the deliveries not recorded yet; returns (created, first event that recorded one)."""
-    created = 0
-    first_recorded_by: str | None = None
-    for d in event.deliveries:
-        inserted = connection.execute(
-            _INSERT_DELIVERY,
-            (
-                event_ref,
-                d.rule,
-                d.destination,
-                d.dedupe_key,
-                d.conversion,
-                event.received_at,
-                d.expires_at,
-                event.received_at,
-            ),
-        ).rowcount
-        if inserted:
-            created += 1
-        elif first_recorded_by is None:
-            found = connection.execute(_FIRST_RECORDED_BY, (d.destination, d.dedupe_key)).fetchone()
-            first_recorded_by = found[0] if found else "?"
-    return created, first_recorded_by
-
-
-def _mark_duplicate(
-    connection: sqlite3.Connection, event_ref: int, detail: bytes, first_recorded_by: str | None
-) -> None:
-    updated = orjson.loads(detail)
-    updated["reason"] = f"conversion already recorded from event {first_recorded_by}"
-    connection.execute(
-        "UPDATE events SET outcome = 'duplicate', detail = ? WHERE id = ?",
-        (orjson.dumps(updated), event_ref),
-    )
-
-
-def _event_filter(where: EventFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = ["1 = 1"]
-    params: list[Any] = []
-    for column, value, operator in (
-        ("source", where.source, "="),
-        ("outcome", where.outcome, "="),
-        ("event_id", where.event_id, "="),
-        ("received_at", where.since, ">="),
-        ("received_at", where.until, "<"),
-    ):
-        if value is not None:
-            clauses.append(f"{column} {operator} ?")
-            params.append(value)
-    return " AND ".join(clauses), params
-
-
-def _event_view(row: Sequence[Any]) -> EventView:
-    source, event_id, event_type, received_at, outcome, detail, kept = row
-    return EventView(
-        source,
-        event_id,
-        event_type,
-        received_at,
-        outcome,
-        orjson.loads(detail)["reason"],
-        bool(kept),
-    )
-
-
-def _delivery_filter(
-    ids: Collection[int] | None, status: str | None, destination: str | None
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = ["d.purged_at IS NULL"]
-    params: list[Any] = []
-    if ids is not None:
-        chosen = list(ids)
-        clauses.append(f"d.id IN ({','.join('?' * len(chosen))})" if chosen else "0 = 1")
-        params.extend(chosen)
-    if status is not None:
-        clauses.append("d.status = ?")
-        params.append(status)
-    if destination is not None:
-        clauses.append("d.destination = ?")
-        params.append(destination)
-    return " AND ".join(clauses), params

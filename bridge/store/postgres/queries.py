@@ -1,0 +1,38 @@
+"""The filter arguments and row readers the PostgreSQL store's listings share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from bridge.store.base import EventFilter, EventView
+
+EVENT_WHERE = """
+WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR outcome = $2)
+  AND ($3::bigint IS NULL OR received_at >= $3) AND ($4::bigint IS NULL OR received_at < $4)
+  AND ($5::text IS NULL OR event_id = $5)
+"""
+LIST_EVENTS = f"""
+SELECT source, event_id, type, received_at, outcome, detail, payload IS NOT NULL FROM events
+{EVENT_WHERE} ORDER BY id DESC LIMIT $6
+"""
+RAW_EVENTS = f"""
+SELECT source, event_id, type, outcome, payload FROM events {EVENT_WHERE} ORDER BY id LIMIT $6
+"""
+
+
+def event_arguments(where: EventFilter) -> tuple[Any, ...]:
+    return (where.source, where.outcome, where.since, where.until, where.event_id)
+
+
+def event_view(row: Any) -> EventView:
+    source, event_id, event_type, received_at, outcome, detail, kept = row
+    return EventView(
+        source, event_id, event_type, received_at, outcome, orjson.loads(detail)["reason"], kept
+    )
+
+
+def affected(status: str) -> int:
+    """Rows affected, from asyncpg's command status ("UPDATE 3", "INSERT 0 2")."""
+    return int(status.rsplit(" ", 1)[-1])
