@@ -26,7 +26,8 @@ def bridge_environment(
     """What a bridge under test runs with: the bench's mappings, its Stripe secret, the loopback
     vendor, JSON logs, and `bridge_path` (a snapshot) ahead of the checkout. Start such a process
     from a directory other than the checkout: `python -m` puts the current directory first on
-    the path, which would shadow the snapshot with the checkout's own package."""
+    the path, which would shadow the snapshot with the checkout's own package. The admin port is
+    a free one of its own: its default (the port after the public one) may be taken."""
     paths = [str(bridge_path)] if bridge_path else []
     environment = {
         **os.environ,
@@ -37,6 +38,7 @@ def bridge_environment(
         "STRIPE_WEBHOOK_SECRET": signing.SECRET,
         "PAGENT_API_KEY": "pk_bench_loopback",
         "PAGENT_BASE_URL": vendor_url,
+        "BRIDGE_ADMIN_PORT": str(free_port()),
     }
     if database is not None:
         environment["BRIDGE_DATABASE_URL"] = f"sqlite:///{database}"

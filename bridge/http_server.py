@@ -46,9 +46,9 @@ class Listeners(NamedTuple):
 
 
 def bind_listeners(settings: Settings) -> Listeners:
-    public = _listen(settings.host, settings.port, "webhook port")
+    public = _listen(settings.host, settings.port, "webhook port (BRIDGE_PORT)")
     try:
-        admin = _listen(settings.admin_host, settings.admin_listen_port(), "admin port")
+        admin = _listen(settings.admin_host, settings.admin_listen_port(), "admin port (BRIDGE_ADMIN_PORT)")
     except CannotListen:
         public.close()
         raise
