@@ -55,7 +55,7 @@ def _run_like_the_server(main: Coroutine[Any, Any, T]) -> T:
 
 
 def _log_like_the_server(path: Path) -> None:
-    from bridge.logs import configure_logging
+    from bridge.telemetry.logs import configure_logging
 
     configure_logging("info", "json")
     handler = logging.getLogger().handlers[0]
@@ -65,12 +65,12 @@ def _log_like_the_server(path: Path) -> None:
 
 async def measure(vendor: str, workdir: Path, count: int) -> dict[str, float]:
     """Microseconds of CPU per event (per conversion for the worker), by stage."""
-    from bridge.ingest import Ingestor
-    from bridge.logs import info_line
     from bridge.mapping.config import load_config
-    from bridge.metrics import Metrics
     from bridge.sources import InboundRequest
     from bridge.store.base import Store
+    from bridge.telemetry.logs import info_line
+    from bridge.telemetry.metrics import Metrics
+    from bridge.use_cases.ingest import Ingestor
 
     config = load_config(MAPPINGS)
     source = config.sources["stripe"]
@@ -169,19 +169,21 @@ async def _worker(
     decoded from the store, as in a `bridge worker` of its own."""
     from bridge.delivery.recent import RecentConversions
     from bridge.delivery.worker import Worker
-    from bridge.ingest import Ingestor
-    from bridge.metrics import Metrics
-    from bridge.service import vendor_client
-    from bridge.settings import Settings
+    from bridge.runtime.service import vendor_client, worker_settings
+    from bridge.runtime.settings import Settings
     from bridge.store.base import Store
     from bridge.store.sqlite import SQLiteStore
+    from bridge.telemetry.metrics import Metrics
+    from bridge.use_cases.ingest import Ingestor
 
     path = workdir / "components-worker.db"
     _remove(path)
     store = await SQLiteStore.open(path)
     settings = Settings(database_url=f"sqlite:///{path}", mappings_dir=MAPPINGS)
     client = vendor_client(settings)
-    worker = Worker(store, config.destinations, client, settings.worker(), metrics=Metrics())
+    worker = Worker(
+        store, config.destinations, client, worker_settings(settings), metrics=Metrics()
+    )
     recent = worker.recent = RecentConversions(capacity=len(events))
     planner = Ingestor(config, cast(Store, _InstantStore()), recent=recent if handed_over else None)
     now = int(time.time() * 1000)

@@ -26,11 +26,11 @@ GROUP = 32
 
 def main(argv: Sequence[str] | None = None) -> int:
     database, count = (argv or sys.argv[1:])[:2]
-    from bridge.ingest import Ingestor
     from bridge.mapping.config import load_config
     from bridge.store.base import Store
     from bridge.store.sqlite import connect, migrate
     from bridge.store.sqlite.records import ingest_one
+    from bridge.use_cases.ingest import Ingestor
 
     path = Path(database)
     migrate(path)

@@ -6,8 +6,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bridge.app import BridgeApp, create_app
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
+from bridge.web.app import BridgeApp, create_app
 from tests.support import postgres
 from tests.support import stripe as s
 from tests.support.app import serving

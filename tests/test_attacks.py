@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bridge.app import create_app
 from bridge.sources import SOURCE_KINDS
+from bridge.web.app import create_app
 from tests.support import senders
 from tests.support.app import admin_client, serving
 from tests.support.senders import SENDERS, Sender, Signed, every_sender_settings

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bridge.mapping import Config
-from bridge.model import RuleResult
-from bridge.money import Money
 from bridge.sources.stripe import StripeSource
+from bridge.vocabulary.model import RuleResult
+from bridge.vocabulary.money import Money
 from tests.support import stripe as s
 from tests.support.mappings import example_config
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from bridge import __version__
 from bridge.cli import deliveries, events, mappings, server
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:

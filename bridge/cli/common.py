@@ -13,10 +13,10 @@ import orjson
 
 from bridge.mapping.config import Config, load_config
 from bridge.mapping.errors import MappingError
-from bridge.moments import parse_moment
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
 from bridge.store import Store, StoreUnavailable, open_store
 from bridge.store.base import EventFilter, EventOutcome
+from bridge.utilities.times import parse_moment
 
 if TYPE_CHECKING:
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]

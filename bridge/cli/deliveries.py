@@ -18,10 +18,10 @@ from bridge.cli.common import (
     store_session,
     waiting_destinations,
 )
-from bridge.moments import format_moment
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
 from bridge.store import StoreUnavailable
 from bridge.store.base import DeliveryView
+from bridge.utilities.times import format_moment
 
 if TYPE_CHECKING:
     from bridge.cli.common import Commands

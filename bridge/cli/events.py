@@ -20,12 +20,12 @@ from bridge.cli.common import (
     waiting_destinations,
 )
 from bridge.mapping.config import Config
-from bridge.moments import format_moment
-from bridge.replay import Replayed, replay
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
 from bridge.store import StoreUnavailable
 from bridge.store.base import EventFilter, EventTrace, EventView
-from bridge.trace import event_summary, trace_document, trace_text
+from bridge.use_cases.replay import Replayed, replay
+from bridge.use_cases.trace import event_summary, trace_document, trace_text
+from bridge.utilities.times import format_moment
 
 if TYPE_CHECKING:
     from bridge.cli.common import Commands

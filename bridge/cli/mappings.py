@@ -19,10 +19,10 @@ from bridge.cli.common import (
 )
 from bridge.destinations import VendorRequest
 from bridge.mapping.config import Config
-from bridge.model import RuleResult
-from bridge.secrets import Secret
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
 from bridge.sources import SourceError
+from bridge.vocabulary.model import RuleResult
+from bridge.vocabulary.secrets import Secret
 
 if TYPE_CHECKING:
     from bridge.cli.common import Commands

@@ -1,7 +1,7 @@
 """Long-running processes and their set-up: `serve`, `worker`, `migrate`.
 
-Each server process listens on two ports (bridge/http_server.py): webhooks and probes on one;
-the admin API, metrics and detailed readiness on the other (bridge/app.py).
+Each server process listens on two ports (bridge/web/server.py): webhooks and probes on one;
+the admin API, metrics and detailed readiness on the other (bridge/web/app.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from bridge.cli.common import fail, load_or_report
-from bridge.logs import configure_logging
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
 from bridge.store import StoreUnavailable, migrate_store
+from bridge.telemetry.logs import configure_logging
 
 if TYPE_CHECKING:
     from bridge.cli.common import Commands
@@ -70,8 +70,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 def _run_server(
     settings: Settings, host: str | None, port: int | None, *, run_worker: bool, webhooks: bool
 ) -> int:
-    from bridge.app import create_app
-    from bridge.http_server import CannotListen, address, bind_listeners, http_server
+    from bridge.web.app import create_app
+    from bridge.web.server import CannotListen, address, bind_listeners, http_server
 
     configure_logging(settings.log_level, settings.log_format)
     settings = settings.model_copy()

@@ -13,7 +13,7 @@ import httpx
 
 from bridge.destinations import Destination, VendorRequest, VendorResponse
 from bridge.destinations.verdicts import Delivered, Retry, Verdict
-from bridge.metrics import Metrics
+from bridge.telemetry.metrics import Metrics
 
 log = logging.getLogger("bridge.delivery")
 

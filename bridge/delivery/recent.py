@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import orjson
 
-from bridge.model import Conversion
+from bridge.vocabulary.model import Conversion
 
 
 class RecentConversions:

@@ -28,8 +28,6 @@ from bridge.delivery.exchange import Exchange
 from bridge.delivery.recent import RecentConversions
 from bridge.destinations import Destination, VendorRequest
 from bridge.destinations.verdicts import Dead, Delivered, Verdict
-from bridge.metrics import Metrics
-from bridge.model import Conversion
 from bridge.store.base import (
     AttemptRecord,
     ClaimedDelivery,
@@ -37,6 +35,8 @@ from bridge.store.base import (
     StoreRefused,
     StoreUnavailable,
 )
+from bridge.telemetry.metrics import Metrics
+from bridge.vocabulary.model import Conversion
 
 log = logging.getLogger("bridge.delivery")
 

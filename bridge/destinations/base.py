@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import __version__
 from bridge.destinations.verdicts import Verdict, classify_http
-from bridge.model import Conversion
-from bridge.secrets import Secret, shown_forms
+from bridge.vocabulary.model import Conversion
+from bridge.vocabulary.secrets import Secret, shown_forms
 
 DEFAULT_USER_AGENT = f"bridge/{__version__}"
 

@@ -31,8 +31,9 @@ from bridge.destinations.base import (
     shown_secret,
 )
 from bridge.destinations.verdicts import Delivered, Verdict, classify_http
-from bridge.model import Conversion, unix_ms
-from bridge.secrets import EnvStr, Secret
+from bridge.utilities.times import unix_ms
+from bridge.vocabulary.model import Conversion
+from bridge.vocabulary.secrets import EnvStr, Secret
 
 UNREADABLE = "unreadable answer, taken as accepted"
 NOT_CREDITED = (

@@ -34,8 +34,8 @@ from bridge.destinations.base import (
     VendorRequest,
     shown_secret,
 )
-from bridge.model import Conversion
-from bridge.secrets import EnvStr, Secret
+from bridge.vocabulary.model import Conversion
+from bridge.vocabulary.secrets import EnvStr, Secret
 
 USER_AGENT = f"ConvertAgent/1.0 bridge/{__version__}"
 

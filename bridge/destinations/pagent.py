@@ -21,8 +21,9 @@ from bridge.destinations.base import (
     VendorRequest,
     shown_secret,
 )
-from bridge.model import Conversion, unix_ms
-from bridge.secrets import EnvStr, Secret
+from bridge.utilities.times import unix_ms
+from bridge.vocabulary.model import Conversion
+from bridge.vocabulary.secrets import EnvStr, Secret
 
 PAGENT_BATCH_LIMIT = 100
 

@@ -33,8 +33,8 @@ from bridge.destinations.base import (
     shown_secret,
 )
 from bridge.destinations.verdicts import Retry, Verdict, classify_http
-from bridge.model import Conversion
-from bridge.secrets import EnvStr, Secret
+from bridge.vocabulary.model import Conversion
+from bridge.vocabulary.secrets import EnvStr, Secret
 
 MAX_PROPERTIES_BYTES = 10 * 1024
 NO_RETRY_AFTER_SECONDS = 60.0

@@ -15,7 +15,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from bridge.numbers import ascii_int
+from bridge.utilities.numbers import ascii_int
 
 log = logging.getLogger("bridge.delivery")
 

@@ -34,8 +34,8 @@ from bridge.mapping.notes import (
 )
 from bridge.mapping.rules import Rule, RuleSet
 from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
-from bridge.model import CONVERSION_FIELDS
 from bridge.sources import SOURCE_KINDS, Source
+from bridge.vocabulary.model import CONVERSION_FIELDS
 
 _Component = TypeVar("_Component", Source, Destination)
 

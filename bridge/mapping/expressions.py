@@ -18,7 +18,7 @@ from jmespath.exceptions import JMESPathError, JMESPathTypeError
 
 from bridge.mapping.compiled import ROOT, Emitter, Step, compile_tree
 from bridge.mapping.functions import FUNCTION_NAMES, MONEY_FUNCTIONS, BridgeFunctions, FunctionError
-from bridge.money import MoneyError, normalize_currency
+from bridge.vocabulary.money import MoneyError, normalize_currency
 
 OPTIONS = jmespath.Options(custom_functions=BridgeFunctions())
 _PLAIN_PATH = re.compile(r"^[A-Za-z_][\w-]*(?:\.[\w-]+)*$")

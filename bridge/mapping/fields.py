@@ -22,10 +22,10 @@ import orjson
 
 from bridge.mapping.compiled import Emitter
 from bridge.mapping.expressions import Constant, Expression, compile_expression
-from bridge.model import CONSENT_VALUES, CONVERSION_FIELDS, has_control_character
-from bridge.money import MAX_MINOR_UNITS, Money
-from bridge.numbers import ascii_int
-from bridge.shown import shown
+from bridge.utilities.numbers import ascii_int
+from bridge.utilities.safe_text import shown
+from bridge.vocabulary.model import CONSENT_VALUES, CONVERSION_FIELDS, has_control_character
+from bridge.vocabulary.money import MAX_MINOR_UNITS, Money
 
 MAX_PROPERTIES_BYTES = 16 * 1024
 _MAX_COUNT = MAX_MINOR_UNITS

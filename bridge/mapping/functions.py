@@ -16,12 +16,12 @@ from typing import Any
 import orjson
 from jmespath import functions
 
-from bridge.currencies import stripe_exponent
-from bridge.moments import iso_moment, unix_moment
-from bridge.money import Money
-from bridge.nesting import TOO_DEEP, json_too_deep
-from bridge.numbers import ascii_decimal
-from bridge.shown import shown
+from bridge.utilities.nesting import TOO_DEEP, json_too_deep
+from bridge.utilities.numbers import ascii_decimal
+from bridge.utilities.safe_text import shown
+from bridge.utilities.times import iso_moment, unix_moment
+from bridge.vocabulary.currencies import stripe_exponent
+from bridge.vocabulary.money import Money
 
 
 class FunctionError(ValueError):

@@ -18,7 +18,8 @@ from typing import Any
 from bridge.destinations.base import Adjusted
 from bridge.mapping.entries import Entries, compile_entries
 from bridge.mapping.expressions import EvaluationError, Expression
-from bridge.model import Conversion, Event, Provenance, RuleResult, utc_now
+from bridge.utilities.times import utc_now
+from bridge.vocabulary.model import Conversion, Event, Provenance, RuleResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from bridge.model import Event, has_control_character
-from bridge.secrets import Secret
+from bridge.vocabulary.model import Event, has_control_character
+from bridge.vocabulary.secrets import Secret
 
 
 class SourceError(Exception):

@@ -18,9 +18,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from bridge.secrets import Secret
 from bridge.sources import signing
 from bridge.sources.base import VerificationFailed
+from bridge.vocabulary.secrets import Secret
 
 AUTHORIZATION = "authorization"
 

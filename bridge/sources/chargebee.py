@@ -19,12 +19,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.secrets import Secret
 from bridge.sources import signing
 from bridge.sources.base import InboundRequest, MalformedPayload, Source, SourceOptions
 from bridge.sources.basic_auth import CredentialList, any_usable, check_basic_auth, secrets_of
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret
 
 
 class ChargebeeOptions(SourceOptions):

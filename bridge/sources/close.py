@@ -22,10 +22,6 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.numbers import ascii_int
-from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -34,6 +30,10 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.numbers import ascii_int
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret, SecretList
 
 SIGNATURE_HEADER = "close-sig-hash"
 TIMESTAMP_HEADER = "close-sig-timestamp"

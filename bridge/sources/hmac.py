@@ -20,10 +20,6 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.numbers import ascii_int
-from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -32,6 +28,10 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.numbers import ascii_int
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret, SecretList
 
 _SEPARATORS = re.compile(r"[,;\s]+")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")

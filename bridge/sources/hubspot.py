@@ -31,11 +31,6 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 from pydantic import Field, field_validator
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.numbers import ascii_int
-from bridge.secrets import EnvStr, Secret, SecretList
-from bridge.shown import clipped
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -44,6 +39,11 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.numbers import ascii_int
+from bridge.utilities.safe_text import clipped
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import EnvStr, Secret, SecretList
 
 SignatureVersion = Literal["v1", "v2", "v3"]
 

@@ -21,9 +21,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -32,6 +29,9 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret, SecretList
 
 SIGNATURE_HEADER = "x-signature"
 

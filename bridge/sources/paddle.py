@@ -16,10 +16,6 @@ from typing import Literal
 
 from pydantic import Field
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.numbers import ascii_int
-from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -28,6 +24,10 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.numbers import ascii_int
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret, SecretList
 
 SIGNATURE_HEADER = "paddle-signature"
 _MAX_TIMESTAMP_DIGITS = 12

@@ -31,11 +31,6 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from pydantic import Field, field_validator, model_validator
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.nesting import TOO_DEEP, tree_too_deep
-from bridge.secrets import Secret, SecretList
-from bridge.shown import clipped
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -44,6 +39,11 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.nesting import TOO_DEEP, tree_too_deep
+from bridge.utilities.safe_text import clipped
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret, SecretList
 
 OUTBOUND = "{http://soap.sforce.com/2005/09/outbound}"
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"

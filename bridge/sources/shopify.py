@@ -29,9 +29,6 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -40,6 +37,9 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret, SecretList
 
 HMAC_HEADERS = ("x-shopify-hmac-sha256", "shopify-hmac-sha256")
 TOPIC_HEADERS = ("x-shopify-topic", "shopify-topic")

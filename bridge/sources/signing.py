@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 import orjson
 
-from bridge.nesting import TOO_DEEP, json_too_deep
-from bridge.numbers import ascii_int
 from bridge.sources.base import MalformedPayload, VerificationFailed
+from bridge.utilities.nesting import TOO_DEEP, json_too_deep
+from bridge.utilities.numbers import ascii_int
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
 Encoding = Literal["hex", "base64"]

@@ -26,10 +26,6 @@ from standardwebhooks.webhooks import (
     Webhook,
 )
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.numbers import ascii_int
-from bridge.secrets import Secret, SecretList
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -38,6 +34,10 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.numbers import ascii_int
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret, SecretList
 
 HEADERS = ("id", "timestamp", "signature")
 PREFIXES = ("webhook-", "svix-")

@@ -24,10 +24,6 @@ from typing import Literal
 import stripe
 from pydantic import Field
 
-from bridge.model import Event
-from bridge.moments import sender_time
-from bridge.secrets import Secret, SecretList
-from bridge.shown import clipped
 from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
@@ -36,6 +32,10 @@ from bridge.sources.base import (
     SourceOptions,
     VerificationFailed,
 )
+from bridge.utilities.safe_text import clipped
+from bridge.utilities.times import sender_time
+from bridge.vocabulary.model import Event
+from bridge.vocabulary.secrets import Secret, SecretList
 
 SIGNATURE_HEADER = "stripe-signature"
 

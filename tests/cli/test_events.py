@@ -11,9 +11,9 @@ import orjson
 import pytest
 
 from bridge.cli import main
-from bridge.ingest import Ingestor
 from bridge.store.base import AttemptRecord
 from bridge.store.sqlite import SQLiteStore
+from bridge.use_cases.ingest import Ingestor
 from tests.store.conftest import new_event
 from tests.support import stripe as s
 from tests.support.mappings import config_with_rules

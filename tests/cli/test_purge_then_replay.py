@@ -11,10 +11,10 @@ import orjson
 import pytest
 
 from bridge.cli import main
-from bridge.ingest import Ingestor
 from bridge.mapping import load_config
 from bridge.store import open_store
 from bridge.store.base import AttemptRecord
+from bridge.use_cases.ingest import Ingestor
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON
 

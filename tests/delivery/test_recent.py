@@ -11,11 +11,11 @@ import orjson
 import pytest
 
 from bridge.delivery.recent import RecentConversions, decode
-from bridge.ingest import Ingestor
 from bridge.mapping import load_config
-from bridge.money import Money
 from bridge.sources import InboundRequest
 from bridge.store.base import NewEvent, Stored
+from bridge.use_cases.ingest import Ingestor
+from bridge.vocabulary.money import Money
 from tests.support import stripe as s
 from tests.support.conversions import conversion
 from tests.support.mappings import ENVIRON

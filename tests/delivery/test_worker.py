@@ -11,9 +11,7 @@ import pytest
 
 from bridge.delivery.backoff import RetryPolicy
 from bridge.delivery.worker import Worker, WorkerSettings
-from bridge.ingest import Ingestor
 from bridge.mapping import Config, load_config
-from bridge.metrics import Metrics
 from bridge.sources import InboundRequest
 from bridge.store.base import (
     AttemptRecord,
@@ -23,7 +21,9 @@ from bridge.store.base import (
     StoreUnavailable,
 )
 from bridge.store.sqlite import SQLiteStore
-from bridge.trace import trace_text
+from bridge.telemetry.metrics import Metrics
+from bridge.use_cases.ingest import Ingestor
+from bridge.use_cases.trace import trace_text
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON, SOURCE, write_mappings
 from tests.support.process import free_port

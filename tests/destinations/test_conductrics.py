@@ -7,7 +7,7 @@ import pytest
 from bridge.destinations.base import VendorResponse
 from bridge.destinations.conductrics import NOT_CREDITED, ConductricsDestination
 from bridge.destinations.verdicts import Delivered, Retry
-from bridge.money import Money
+from bridge.vocabulary.money import Money
 from tests.support.conversions import WHEN, WHEN_MS, conversion, destination
 
 OPTIONS = {

@@ -5,7 +5,7 @@ from pydantic import ValidationError
 from bridge.destinations.base import Adjusted, VendorResponse
 from bridge.destinations.convert import ConvertDestination
 from bridge.destinations.verdicts import Delivered
-from bridge.money import Money
+from bridge.vocabulary.money import Money
 from tests.support.conversions import conversion, destination
 
 OPTIONS = {

@@ -7,8 +7,8 @@ import pytest
 from bridge.destinations.base import VendorResponse
 from bridge.destinations.pagent import PagentDestination, PagentOptions
 from bridge.destinations.verdicts import Dead, Delivered, Retry
-from bridge.model import Conversion, Provenance
-from bridge.money import Money
+from bridge.vocabulary.model import Conversion, Provenance
+from bridge.vocabulary.money import Money
 
 WHEN = datetime(2026, 11, 22, 10, 0, 0, 250000, tzinfo=UTC)
 WHEN_MS = calendar.timegm(WHEN.utctimetuple()) * 1000 + 250

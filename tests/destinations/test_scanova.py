@@ -7,7 +7,7 @@ import pytest
 from bridge.destinations.base import VendorResponse
 from bridge.destinations.scanova import ScanovaDestination, event_name
 from bridge.destinations.verdicts import Dead, Delivered, Retry
-from bridge.money import Money
+from bridge.vocabulary.money import Money
 from tests.support.conversions import conversion, destination
 
 SESSION = "550e8400-e29b-41d4-a716-446655440000"

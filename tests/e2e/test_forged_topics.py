@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 import pytest
 
-from bridge.ingest import Ingestor, Reply
 from bridge.sources import InboundRequest
 from bridge.store.sqlite import SQLiteStore
+from bridge.use_cases.ingest import Ingestor, Reply
 from tests.support.mappings import example_config
 from tests.support.senders import SENDERS
 from tests.support.stripe import REPO

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bridge.app import BridgeApp, create_app
-from bridge.http_server import bind_listeners, http_server
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
 from bridge.store.base import EventFilter
+from bridge.web.app import BridgeApp, create_app
+from bridge.web.server import bind_listeners, http_server
 from tests.support import stripe as s
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bridge.secrets import shown_forms
+from bridge.vocabulary.secrets import shown_forms
 from tests.support import stripe as s
 from tests.support.process import BridgeProcess
 from tests.support.vendor import Answer, LoopbackVendor, Received

@@ -79,4 +79,7 @@ def test_an_admin_port_in_use_stops_the_start_with_its_name(
         bridge_process.env["BRIDGE_ADMIN_PORT"] = str(port)
         result = bridge_process.cli("serve")
     assert result.returncode == 1
-    assert f"error: cannot listen on 127.0.0.1:{port}, the admin port (BRIDGE_ADMIN_PORT): " in result.stderr
+    assert (
+        f"error: cannot listen on 127.0.0.1:{port}, the admin port (BRIDGE_ADMIN_PORT): "
+        in result.stderr
+    )

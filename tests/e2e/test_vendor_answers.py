@@ -20,13 +20,13 @@ import pytest
 
 from bridge.delivery.backoff import RetryPolicy
 from bridge.delivery.worker import Worker, WorkerSettings
-from bridge.ingest import Ingestor
 from bridge.mapping import load_config
-from bridge.metrics import Metrics
 from bridge.sources import InboundRequest
 from bridge.store import Store, open_store
 from bridge.store.base import AttemptRecord, AttemptView, StoreUnavailable
-from bridge.trace import trace_text
+from bridge.telemetry.metrics import Metrics
+from bridge.use_cases.ingest import Ingestor
+from bridge.use_cases.trace import trace_text
 from tests.store import conftest as store_suite
 from tests.support import stripe as s
 from tests.support.vendor import Answer, LoopbackVendor, Received

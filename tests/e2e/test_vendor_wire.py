@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 
 from bridge.delivery.worker import Worker, WorkerSettings
-from bridge.ingest import Ingestor
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest
 from bridge.store.base import EventTrace
 from bridge.store.sqlite import SQLiteStore
-from bridge.trace import trace_text
+from bridge.use_cases.ingest import Ingestor
+from bridge.use_cases.trace import trace_text
 from tests.support import stripe as s
 from tests.support.vendor import LoopbackVendor
 

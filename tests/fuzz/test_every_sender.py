@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.app import create_app
 from bridge.mapping import load_config
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
+from bridge.web.app import create_app
 from tests.support import stripe as s
 from tests.support.app import serving
 

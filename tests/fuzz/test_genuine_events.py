@@ -34,8 +34,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.app import create_app
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
+from bridge.web.app import create_app
 from tests.support import stripe as s
 from tests.support.app import serving
 from tests.support.mappings import ENVIRON

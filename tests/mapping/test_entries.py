@@ -24,7 +24,7 @@ from bridge.mapping.expressions import (
     problem,
 )
 from bridge.mapping.fields import FieldError, ObjectMapping, coerce, compile_entry, present
-from bridge.money import Money
+from bridge.vocabulary.money import Money
 from tests.support.mappings import REPO, example_config
 
 KEYS = st.sampled_from(["a", "b", "c", "0", "1"])

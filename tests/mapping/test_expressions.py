@@ -9,7 +9,7 @@ from bridge.mapping.expressions import (
     compile_expression,
 )
 from bridge.mapping.fields import compile_entry
-from bridge.money import Money
+from bridge.vocabulary.money import Money
 
 PAYLOAD = {
     "type": "checkout.session.completed",

@@ -11,7 +11,7 @@ from bridge.mapping.fields import (
     coerce,
     compile_entry,
 )
-from bridge.money import Money
+from bridge.vocabulary.money import Money
 
 
 def test_entries_are_expressions_constants_or_objects() -> None:

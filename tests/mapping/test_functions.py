@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bridge.mapping.expressions import EvaluationError, compile_expression
-from bridge.money import Money
+from bridge.vocabulary.money import Money
 
 
 def value(text: str, payload: object = None) -> object:

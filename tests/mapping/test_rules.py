@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bridge.mapping import load_config
-from bridge.model import Event, RuleResult
-from bridge.money import Money
+from bridge.vocabulary.model import Event, RuleResult
+from bridge.vocabulary.money import Money
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON, SOURCE, config_with_rules, write_mappings
 

@@ -8,11 +8,11 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from bridge.ingest import Ingestor
 from bridge.mapping import Config, load_config
-from bridge.model import Event
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.store.base import Store
+from bridge.use_cases.ingest import Ingestor
+from bridge.vocabulary.model import Event
 from tests.support.senders import SENDERS, shipped_mappings
 
 URL = "http://bridge.test/webhooks/"

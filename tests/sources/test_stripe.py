@@ -6,9 +6,9 @@ import stripe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.currencies import stripe_exponent
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.stripe import StripeOptions, StripeSource
+from bridge.vocabulary.currencies import stripe_exponent
 from tests.support import stripe as s
 
 OLD_SECRET = "whsec_old_0123456789abcdef"

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 
-from bridge.app import BridgeApp
+from bridge.web.app import BridgeApp
 
 
 @asynccontextmanager

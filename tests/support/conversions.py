@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bridge.destinations import Destination
-from bridge.model import Conversion, Provenance
+from bridge.vocabulary.model import Conversion, Provenance
 
 WHEN = datetime(2026, 11, 22, 10, 0, 0, 250000, tzinfo=UTC)
 WHEN_MS = calendar.timegm(WHEN.utctimetuple()) * 1000 + 250

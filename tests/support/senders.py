@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bridge.settings import Settings
+from bridge.runtime.settings import Settings
 from tests.support.stripe import REPO
 
 SECRET = "ab" * 16

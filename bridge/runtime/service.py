@@ -1,0 +1,159 @@
+"""One process's moving parts, started and stopped together; the web app and the CLI share it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from bridge import __version__
+from bridge.delivery.backoff import RetryPolicy
+from bridge.delivery.worker import Worker, WorkerSettings
+from bridge.mapping.config import Config, load_config
+from bridge.runtime.settings import Settings
+from bridge.store import Store, StoreUnavailable, open_store
+from bridge.telemetry.metrics import Metrics
+from bridge.use_cases.ingest import Ingestor
+from bridge.use_cases.retention import run_retention
+
+log = logging.getLogger("bridge")
+
+
+def vendor_client(settings: Settings) -> httpx.AsyncClient:
+    """One pooled client for every vendor: connections are reused across batches."""
+    slots = settings.worker_concurrency
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=slots * 2, max_keepalive_connections=slots),
+    )
+
+
+class Bridge:
+    def __init__(
+        self,
+        settings: Settings,
+        config: Config,
+        store: Store,
+        worker: Worker | None = None,
+        client: httpx.AsyncClient | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.store = store
+        self.worker = worker
+        self.metrics = metrics or Metrics()
+        self._client = client
+        self._background: list[asyncio.Task[None]] = []
+        self.ingestor = Ingestor(
+            config,
+            store,
+            on_new_deliveries=worker.wake if worker else lambda: None,
+            metrics=self.metrics,
+            recent=worker.recent if worker else None,
+            dedupe_retention_days=settings.dedupe_retention_days,
+        )
+
+    @classmethod
+    async def start(cls, settings: Settings, *, run_worker: bool) -> Bridge:
+        """Load mappings, open the store, and (optionally) start delivering."""
+        config = load_config(settings.mappings_dir)
+        store = await open_store(
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            pool_size=settings.database_pool_size,
+        )
+        metrics = Metrics()
+        worker = client = None
+        if run_worker:
+            client = vendor_client(settings)
+            worker = Worker(
+                store, config.destinations, client, worker_settings(settings), metrics=metrics
+            )
+        bridge = cls(settings, config, store, worker, client, metrics)
+        bridge._announce()
+        if worker is not None:
+            worker.start()
+            bridge._background.append(
+                asyncio.create_task(
+                    run_retention(
+                        store,
+                        payload_days=settings.payload_retention_days,
+                        dedupe_days=settings.dedupe_retention_days,
+                        interval_seconds=settings.retention_interval_seconds,
+                    ),
+                    name="bridge-retention",
+                )
+            )
+        return bridge
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+        await self.store.close()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when the store answers and mappings are loaded; waiting secrets are reported."""
+        detail: dict[str, Any] = {
+            "version": __version__,
+            "mappings": {
+                "files": len(self.config.files),
+                "sources": sorted(self.config.sources),
+                "destinations": sorted(self.config.destinations),
+                "rules": len(self.config.rules.rules),
+            },
+            "worker": self.worker is not None,
+            "warnings": self.config.warnings(),
+        }
+        try:
+            await self.store.ping()
+        except StoreUnavailable as exc:
+            detail["store"] = f"unavailable: {exc}"
+            return False, detail
+        detail["store"] = "ok"
+        return True, detail
+
+    async def metrics_page(self) -> bytes:
+        """Prometheus text, with the queue gauges read from the store just now."""
+        now = int(time.time() * 1000)
+        try:
+            depths = await self.store.queue_depth(now)
+        except StoreUnavailable as exc:
+            log.warning("queue depth unavailable for metrics", extra={"error": str(exc)})
+        else:
+            self.metrics.set_queue(depths, self.config.destinations, now)
+        return self.metrics.render()
+
+    def _announce(self) -> None:
+        log.info(
+            "mappings loaded",
+            extra={
+                "files": len(self.config.files),
+                "rules": len(self.config.rules.rules),
+                "worker": self.worker is not None,
+            },
+        )
+        for warning in self.config.warnings():
+            log.warning(warning)
+
+
+def worker_settings(settings: Settings) -> WorkerSettings:
+    """The delivery worker's part of the settings."""
+    return WorkerSettings(
+        poll_interval_seconds=settings.worker_poll_interval_seconds,
+        claim_limit=settings.worker_claim_limit,
+        lease_seconds=settings.worker_lease_seconds,
+        concurrency=settings.worker_concurrency,
+        shutdown_grace_seconds=settings.worker_shutdown_grace_seconds,
+        retry=RetryPolicy(settings.retry_base_seconds, settings.retry_max_delay_seconds),
+    )

@@ -1,0 +1,1 @@
+"""What bridge says about itself: log lines and Prometheus metrics."""

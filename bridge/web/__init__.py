@@ -1,0 +1,1 @@
+"""The HTTP shells: the webhook endpoint, the admin API and the server that listens for both."""
