@@ -43,7 +43,7 @@ RUN --mount=type=secret,id=ca-certificates \
 FROM ${BASE_IMAGE}
 
 ARG BASE_IMAGE
-ARG VERSION=0.1.0
+ARG VERSION=unknown
 ARG REVISION=unknown
 ARG CREATED=unknown
 ARG SOURCE=unknown

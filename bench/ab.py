@@ -2,8 +2,9 @@
 
 `python -m bench.ab DIR [DIR ...]` runs `bridge serve --no-worker` from each directory's
 `bridge` package (`.` is this checkout; a snapshot is, for example, `git worktree add /tmp/old
-HEAD~1`) with the same load as `bench/run` (wrk, c=64, distinct signed Stripe events, a fresh
-store per run, the server pinned to its own core), the order reversed every other round. It
+HEAD~1`) with the same load as `bench/run` (wrk, c=64, distinct signed Stripe events whose ids
+come in no order unless `--ids sequential`, a fresh store per run, the server pinned to its own
+core), the order reversed every other round. It
 prints each run, then per package the medians of req/s, p99 and CPU per request, and for each
 package after the first its req/s against the first's round by round: on a machine whose speed
 drifts, pairs measured a minute apart are the steadiest comparison there is. `--bare` adds
@@ -161,7 +162,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds per run (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured seconds (default 2)")
     parser.add_argument("--bare", action="store_true", help="add bare starlette, for ratios")
-    parser.add_argument("--ids", choices=["sequential", "random"], default="sequential")
+    parser.add_argument(
+        "--ids",
+        choices=["random", "sequential"],
+        default="random",
+        help="event ids in no order (default) or counting up",
+    )
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--smoke", action="store_true", help="one round of a second, for CI")
     return parser.parse_args(argv)

@@ -1,13 +1,11 @@
 """Instructions per request, counted by callgrind: a cost that machine noise does not move.
 
-On a shared machine req/s and even CPU time per request drift by 20 % between runs, which
-hides the effect of most single changes. callgrind (valgrind) counts the instructions the
-server executes instead: the same code under the same load gives the same count to within
-about 1.5 % (group commit sizes, and so the writer's work per request, vary a little). Each
-server (bare starlette, and bridge `serve --no-worker` from the checkout or from
-`--bridge-path` snapshots) gets `--warmup` requests, then its counters are zeroed, then
-`--requests` distinct signed Stripe events at c=64 from the bench's Python load generator, then
-a dump: the dump's total over the requests answered is the figure.
+Why: on a shared machine req/s drifts more than most single changes move it, while the count
+repeats within about 1.5 % (docs/benchmarks.md, "How to reproduce"). Each server (bare
+starlette, and bridge `serve --no-worker` from the checkout or from `--bridge-path` snapshots)
+gets `--warmup` requests, then its counters are zeroed, then `--requests` distinct signed Stripe
+events at c=64 from the bench's Python load generator, then a dump: the dump's total over the
+requests answered is the figure.
 
 `--end-to-end` counts instead what one conversion costs from the webhook to the vendor: bridge
 `serve` with its delivery worker and the bench's loopback vendor (`bench/vendor.py`, not under
@@ -25,8 +23,8 @@ conversions delivered is the figure that bounds end-to-end conversions per secon
 over 1,024 and then 5,120 copies of a planned bench event, 32 to a transaction): the difference
 per event is what the writer thread spends on one.
 
-`--store` takes a store built by `bench/run` (`WORKDIR/prefill-1000000/bridge.db`): bridge then
-runs on a copy of it, next to the same measurement on an empty store.
+`--store` takes a store built by `bench/run` (`WORKDIR/prefill-1000000-random/bridge.db`):
+bridge then runs on a copy of it, next to the same measurement on an empty store.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 The schema comes from bridge itself (`bridge migrate`); the rows are written with direct SQL in
 large transactions without journal or fsync (this is set-up, not the measured path). Each event
 is shaped like what bridge stores for the benchmark's events: the raw body (inside the payload
-retention), its detail, one delivered pagent delivery and the attempt that delivered it.
+retention), its detail, one delivered pagent delivery and the attempt that delivered it. Its
+event ids and PaymentIntents are in the order the measured events' are (`--ids`), so those land
+among the stored keys as they would in a store that has seen the same sender.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.events import signed_events
+from bench.events import Ids, id_part, signed_events
 
 _CHUNK = 50_000
 _DETAIL = orjson.dumps(
@@ -39,7 +41,7 @@ def migrate(env: Mapping[str, str], cwd: Path) -> None:
     )
 
 
-def prefill(path: Path, rows: int, env: Mapping[str, str], cwd: Path) -> float:
+def prefill(path: Path, rows: int, env: Mapping[str, str], cwd: Path, ids: Ids = "random") -> float:
     """Migrate `path` with `bridge migrate`, then add `rows` events; returns the seconds taken."""
     started = time.perf_counter()
     migrate(env, cwd)
@@ -58,14 +60,14 @@ def prefill(path: Path, rows: int, env: Mapping[str, str], cwd: Path) -> float:
                 "INSERT INTO events (id, source, event_id, type, received_at, outcome, detail,"
                 " payload) VALUES (?, 'stripe', ?, 'checkout.session.completed', ?, 'accepted',"
                 " ?, ?)",
-                _events(start, stop, now, template),
+                _events(start, stop, now, template, ids),
             )
             connection.executemany(
                 "INSERT INTO deliveries (id, event_ref, rule, destination, dedupe_key, conversion,"
                 " status, attempts, created_at, expires_at, next_attempt_at, last_status,"
                 " last_answer, finished_at) VALUES (?, ?, 'stripe-checkout-paid', 'pagent', ?, ?,"
                 " 'delivered', 1, ?, ?, ?, 200, '{\"accepted\": 1}', ?)",
-                _deliveries(start, stop, now),
+                _deliveries(start, stop, now, ids),
             )
             connection.executemany(
                 "INSERT INTO attempts (delivery_ref, attempted_at, duration_ms, http_status,"
@@ -79,19 +81,22 @@ def prefill(path: Path, rows: int, env: Mapping[str, str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def _events(start: int, stop: int, now: int, template: bytes) -> Iterator[tuple[object, ...]]:
+def _events(
+    start: int, stop: int, now: int, template: bytes, ids: Ids
+) -> Iterator[tuple[object, ...]]:
     for n in range(start, stop):
-        yield (n, f"evt_prefill_{n:09d}", now - 3_600_000, _DETAIL, template)
+        yield (n, f"evt_{id_part('prefill', n, ids)}", now - 3_600_000, _DETAIL, template)
 
 
-def _deliveries(start: int, stop: int, now: int) -> Iterator[tuple[object, ...]]:
+def _deliveries(start: int, stop: int, now: int, ids: Ids) -> Iterator[tuple[object, ...]]:
     for n in range(start, stop):
+        key_part = id_part("prefill", n, ids)
         conversion = orjson.dumps(
             {
                 "occurred_at": "2026-01-01T00:00:00+00:00",
                 "provenance": {
                     "source": "stripe",
-                    "event_id": f"evt_prefill_{n:09d}",
+                    "event_id": f"evt_{key_part}",
                     "rule": "stripe-checkout-paid",
                     "mapping_file": "bench/mappings/stripe-to-pagent.yaml",
                     "mapping_version": "prefill",
@@ -102,10 +107,10 @@ def _deliveries(start: int, stop: int, now: int) -> Iterator[tuple[object, ...]]
                 "goal_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
                 "label": "purchase",
                 "revenue": {"minor": 2499, "currency": "USD"},
-                "transaction_id": f"pi_prefill_{n:09d}",
+                "transaction_id": f"pi_{key_part}",
             }
         )
-        key = f"txn:0f8fad5b-d9cb-469f-a165-70867728950e:pi_prefill_{n:09d}"
+        key = f"txn:0f8fad5b-d9cb-469f-a165-70867728950e:pi_{key_part}"
         created = now - 3_600_000
         yield (n, n, key, conversion, created, created + 72 * 3_600_000, created, created + 5)
 

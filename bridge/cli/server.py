@@ -33,8 +33,8 @@ def _tune_garbage_collector() -> None:
     """Collect cyclic garbage less often.
 
     A webhook allocates a few hundred containers, so at Python's default the collector ran every
-    few requests, re-examining every request in flight and whatever the worker held: 3 % of the
-    instructions per ingested request and 9 % per conversion delivered (docs/benchmarks.md).
+    few requests, re-examining every request in flight and whatever the worker held
+    (docs/benchmarks.md, "The levers").
     Reference counting still frees everything not in a cycle at once, so the higher threshold
     holds back only cyclic garbage (about 7 MB more resident under load)."""
     gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])

@@ -2,8 +2,8 @@
 
 When ingest and delivery share a process (`bridge serve` with its worker, the default), every
 conversion the worker claims was a Python object moments before, and decoding its stored JSON
-back into a `Conversion` cost a fifth of the worker's CPU (measured: 15 µs of about 60 per
-conversion). The store stays the truth: entries are keyed by the exact stored bytes, which
+back into a `Conversion` is a fifth of the worker's CPU (docs/benchmarks.md, "The levers"). The
+store stays the truth: entries are keyed by the exact stored bytes, which
 `Conversion.to_json` writes and `decode` below reads back unchanged, so a hit is the object
 those bytes decode to, and a miss (a conversion another process stored, a retry, one pushed out
 by newer ones) decodes as before.

@@ -31,7 +31,7 @@ from bridge.destinations.verdicts import Dead, Delivered, Verdict
 from bridge.store.base import (
     AttemptRecord,
     ClaimedDelivery,
-    Store,
+    Outbox,
     StoreRefused,
     StoreUnavailable,
 )
@@ -61,7 +61,7 @@ def worker_id() -> str:
 class Worker:
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         destinations: Mapping[str, Destination],
         client: httpx.AsyncClient,
         settings: WorkerSettings | None = None,

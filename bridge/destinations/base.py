@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge import __version__
+from bridge.destinations.fields import VendorField
 from bridge.destinations.verdicts import Verdict, classify_http
 from bridge.vocabulary.model import Conversion
 from bridge.vocabulary.secrets import Secret, shown_forms
@@ -83,6 +84,8 @@ class DestinationOptions(BaseModel):
 class Destination(ABC):
     vendor: ClassVar[str]
     options_model: ClassVar[type[DestinationOptions]]
+    extra_fields: ClassVar[tuple[VendorField[Any], ...]] = ()
+    """Conversion fields this vendor reads beyond the core (`bridge/destinations/fields.py`)."""
 
     def __init__(self, name: str, options: DestinationOptions) -> None:
         self.name = name

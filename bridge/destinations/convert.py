@@ -34,6 +34,7 @@ from bridge.destinations.base import (
     VendorRequest,
     shown_secret,
 )
+from bridge.destinations.fields import FieldError, VendorField, identifier, kind_of, whole_number
 from bridge.vocabulary.model import Conversion
 from bridge.vocabulary.secrets import EnvStr, Secret
 
@@ -57,6 +58,28 @@ _CODES_BY_FOLDED = {
     if codes is not None
 }
 """Per segment with codes, each code by its lower case: `ch` is `CH`, `New` is `new`."""
+
+
+Segments = dict[str, str | list[str]]
+
+
+def segments(value: Any) -> Segments:
+    """Visitor segments as the browser knew them: segment -> a value or a list of values."""
+    if not isinstance(value, dict):
+        raise FieldError(f"expected an object of segment -> value, got {kind_of(value)}")
+    return {str(key): _segment_value(item) for key, item in value.items()}
+
+
+def _segment_value(value: Any) -> str | list[str]:
+    if isinstance(value, list):
+        return [identifier(item) for item in value]
+    return identifier(value)
+
+
+SEGMENTS = VendorField("segments", segments)
+"""`visitors[].segments`, for Convert's report breakdowns."""
+PRODUCTS_COUNT = VendorField("products_count", whole_number)
+"""`goalData` `productsCount`."""
 
 
 class ConvertOptions(DestinationOptions):
@@ -100,6 +123,7 @@ class ConvertOptions(DestinationOptions):
 class ConvertDestination(Destination):
     vendor = "convert"
     options_model = ConvertOptions
+    extra_fields = (SEGMENTS, PRODUCTS_COUNT)
     options: ConvertOptions
 
     @property
@@ -118,7 +142,7 @@ class ConvertDestination(Destination):
         return self.options.batch_size
 
     def validate_field(self, field: str, value: Any) -> str | Adjusted | None:
-        if field == "segments":
+        if field == SEGMENTS.name:
             return _segments_taken(value)
         return None
 
@@ -135,9 +159,9 @@ class ConvertDestination(Destination):
             conversion = conversions[index]
             visitor_id = str(conversion.visitor_id)
             visitor = visitors.setdefault(visitor_id, {"visitorId": visitor_id, "events": []})
-            segments = _known(conversion.segments)
-            if segments:
-                visitor["segments"] = {**visitor.get("segments", {}), **segments}
+            known = _known(SEGMENTS.of(conversion))
+            if known:
+                visitor["segments"] = {**visitor.get("segments", {}), **known}
             visitor["events"].extend(self._events(conversion))
         body = {
             "accountId": self.options.account_id,
@@ -181,8 +205,9 @@ class ConvertDestination(Destination):
         if conversion.revenue is not None:
             amount = orjson.Fragment(conversion.revenue.major_text().encode())
             items.append({"key": "amount", "value": amount})
-        if conversion.products_count is not None:
-            items.append({"key": "productsCount", "value": conversion.products_count})
+        products_count = PRODUCTS_COUNT.of(conversion)
+        if products_count is not None:
+            items.append({"key": "productsCount", "value": products_count})
         if conversion.transaction_id is not None:
             items.append({"key": "transactionId", "value": conversion.transaction_id})
         properties = conversion.properties if isinstance(conversion.properties, dict) else {}
@@ -208,20 +233,20 @@ def _dimension(value: Any) -> str | list[str]:
     return str(value)
 
 
-def _known(segments: dict[str, str | list[str]] | None) -> dict[str, str | list[str]]:
+def _known(found: Segments | None) -> Segments:
     """The segments the browser knew: an empty value means unknown, and is not sent."""
-    if not segments:
+    if not found:
         return {}
-    return {key: value for key, value in segments.items() if value not in ("", [])}
+    return {key: value for key, value in found.items() if value not in ("", [])}
 
 
-def _segments_taken(segments: Any) -> str | Adjusted | None:
+def _segments_taken(found: Any) -> str | Adjusted | None:
     """None when Convert takes `segments` as they are, else what it takes (`Adjusted`)."""
-    if not isinstance(segments, dict):
+    if not isinstance(found, dict):
         return "must be an object"
     taken: dict[str, Any] = {}
     notes: list[str] = []
-    for key, value in segments.items():
+    for key, value in found.items():
         if key not in SEGMENT_CODES:
             known = ", ".join(SEGMENT_CODES)
             notes.append(f"Convert has no segment {key!r}: left out (known: {known})")

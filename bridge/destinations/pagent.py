@@ -21,11 +21,17 @@ from bridge.destinations.base import (
     VendorRequest,
     shown_secret,
 )
+from bridge.destinations.fields import VendorField, identifier
 from bridge.utilities.times import unix_ms
 from bridge.vocabulary.model import Conversion
 from bridge.vocabulary.secrets import EnvStr, Secret
 
 PAGENT_BATCH_LIMIT = 100
+
+VISIT_ID = VendorField("visit_id", identifier)
+"""The visit of pagent's session (v2's `session_data.visit_id`)."""
+LABEL = VendorField("label", identifier)
+"""The goal's label, as named in pagent (`label`)."""
 
 PATHS = {
     "v1": "/v1/conversions",
@@ -45,6 +51,7 @@ class PagentOptions(DestinationOptions):
 class PagentDestination(Destination):
     vendor = "pagent"
     options_model = PagentOptions
+    extra_fields = (VISIT_ID, LABEL)
     options: PagentOptions
 
     @property
@@ -104,16 +111,18 @@ def _v2_event(conversion: Conversion) -> dict[str, Any]:
         "session_id": conversion.session_id,
         "user_id": conversion.user_id,
     }
-    if conversion.visit_id is not None:
-        session["visit_id"] = conversion.visit_id
+    visit_id = VISIT_ID.of(conversion)
+    if visit_id is not None:
+        session["visit_id"] = visit_id
     session["conversion_id"] = conversion.goal_id
     return {"session_data": session, **_details(conversion)}
 
 
 def _details(conversion: Conversion) -> dict[str, Any]:
     details: dict[str, Any] = {}
-    if conversion.label is not None:
-        details["label"] = conversion.label
+    label = LABEL.of(conversion)
+    if label is not None:
+        details["label"] = label
     if conversion.revenue is not None:
         details["revenue"] = conversion.revenue.minor
     if conversion.properties is not None:

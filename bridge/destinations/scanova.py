@@ -32,9 +32,15 @@ from bridge.destinations.base import (
     VendorResponse,
     shown_secret,
 )
+from bridge.destinations.fields import VendorField, identifier, sha256_hex
 from bridge.destinations.verdicts import Retry, Verdict, classify_http
 from bridge.vocabulary.model import Conversion
 from bridge.vocabulary.secrets import EnvStr, Secret
+
+EXTERNAL_ID = VendorField("external_id", identifier)
+"""Your own id of the user (`user_identifiers.external_id`)."""
+EMAIL_SHA256 = VendorField("email_sha256", sha256_hex)
+"""The user's email, hashed by `sha256_email()` (`user_identifiers.email_hash`)."""
 
 MAX_PROPERTIES_BYTES = 10 * 1024
 NO_RETRY_AFTER_SECONDS = 60.0
@@ -59,6 +65,7 @@ class ScanovaOptions(DestinationOptions):
 class ScanovaDestination(Destination):
     vendor = "scanova"
     options_model = ScanovaOptions
+    extra_fields = (EXTERNAL_ID, EMAIL_SHA256)
     options: ScanovaOptions
 
     @property
@@ -121,8 +128,8 @@ class ScanovaDestination(Destination):
                 "currency": conversion.revenue.currency,
             }
         identifiers = {
-            "email_hash": conversion.email_sha256,
-            "external_id": conversion.external_id,
+            "email_hash": EMAIL_SHA256.of(conversion),
+            "external_id": EXTERNAL_ID.of(conversion),
         }
         identifiers = {key: value for key, value in identifiers.items() if value is not None}
         if identifiers:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, 
 
 from bridge.destinations import VENDORS, Destination
 from bridge.destinations.base import Adjusted
+from bridge.destinations.fields import FieldError
 from bridge.mapping.errors import MappingError, MappingIssue, allowed_keys, dotted
 from bridge.mapping.expressions import (
     EvaluationError,
@@ -24,18 +25,18 @@ from bridge.mapping.expressions import (
     ExpressionError,
     compile_expression,
 )
-from bridge.mapping.fields import FieldError, coerce, compile_entry
+from bridge.mapping.fields import FIELD_NAMES, coerce, compile_entry
 from bridge.mapping.notes import (
     did_you_mean,
     missing_secret_notes,
     unknown_event_type_notes,
+    unread_field_notes,
     unsigned_choice_notes,
     unused,
 )
 from bridge.mapping.rules import Rule, RuleSet
 from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
 from bridge.sources import SOURCE_KINDS, Source
-from bridge.vocabulary.model import CONVERSION_FIELDS
 
 _Component = TypeVar("_Component", Source, Destination)
 
@@ -242,8 +243,8 @@ class _Loader:
         entries: dict[str, Expression] = {}
         for field_name, written in model.conversion.items():
             where = (*location, "conversion", field_name)
-            if field_name not in CONVERSION_FIELDS:
-                known = ", ".join(sorted(CONVERSION_FIELDS))
+            if field_name not in FIELD_NAMES:
+                known = ", ".join(sorted(FIELD_NAMES))
                 self._issue(document, where, f"unknown conversion field (known: {known})")
                 continue
             try:
@@ -278,6 +279,11 @@ class _Loader:
             return None
         line = document.line_of(location)
         self.origins[f"rule:{model.name}"] = f"{document.path}:{line}"
+        defined = [d for d in destinations if d is not None]
+        if len(defined) == len(destinations):  # else defined with errors, already reported
+            self.rule_notes.extend(
+                unread_field_notes(model.name, entries, defined, document, location)
+            )
         source = self.sources.get(model.source)
         if source is not None:  # else defined with errors, already reported
             self.rule_notes.extend(

@@ -3,11 +3,10 @@
 Evaluated entry by entry, a rule pays a call per expression, per path and per coercion, and
 looks up `data.object` once for every entry that starts there. The generated function
 (`compiled.Emitter`) looks each path prefix up once and runs every entry's expression and
-coercion in line: the rule takes 40 % less time on the path that answers every webhook
-(docs/benchmarks.md, eleventh round). It gives what evaluating each entry on its own gives
-(`Expression.search`, then the field's coercion), which a test checks on generated payloads:
-the values present and, for each entry that failed or is required and missing, the problem in
-words. `entries_source` shows the function a rule gets.
+coercion in line, because a rule runs on every webhook (docs/benchmarks.md). It gives what
+evaluating each entry on its own gives (`Expression.search`, then the field's coercion), which
+a test checks on generated payloads: the values present and, for each entry that failed or is
+required and missing, the problem in words. `entries_source` shows the function a rule gets.
 """
 
 from __future__ import annotations
@@ -15,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bridge.destinations.fields import FieldError
 from bridge.mapping.compiled import Emitter
 from bridge.mapping.expressions import EVALUATION_ERRORS, OPTIONS, Expression, problem
-from bridge.mapping.fields import COERCERS, FieldError
+from bridge.mapping.fields import COERCERS
 
 Entries = Callable[[Any], tuple[dict[str, Any], list[str]]]
 """Payload -> (the fields that have a value, coerced; the problems, one line each)."""

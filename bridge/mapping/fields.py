@@ -1,9 +1,11 @@
-"""How a rule's `conversion:` entries are written, and how their values become `Conversion` fields.
+"""How a rule's `conversion:` entries are written, and how their values become conversion fields.
 
 An entry is an expression string, `{const: value}`, a bare number or boolean, or (for
-`properties`, `exposure` and `segments`) a mapping of names to entries. Each field then has one
-coercion: ids become strings, revenue must be `Money` built by a money function (so the unit is
-always explicit), times must be aware datetimes, and so on. Empty strings count as missing.
+`properties`, `exposure` and a vendor's object fields such as `segments`) a mapping of names
+to entries. Each field then has one coercion: ids become strings, revenue must be `Money`
+built by a money function (so the unit is always explicit), times must be aware datetimes, and
+so on. A vendor's own fields are coerced as its module declares (`VendorField`). Empty strings
+count as missing.
 
 An id holding a control character (NUL, a line break, ...) is no id a vendor issued, and not
 every store or vendor can keep one: the field is invalid, so the rule is `unmapped` and says
@@ -12,7 +14,6 @@ which field. A negative revenue is a refund or an error, never a purchase: inval
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -20,20 +21,15 @@ from typing import Any
 
 import orjson
 
+from bridge.destinations import VENDOR_FIELDS
+from bridge.destinations.fields import FieldError, identifier, kind_of
 from bridge.mapping.compiled import Emitter
 from bridge.mapping.expressions import Constant, Expression, compile_expression
-from bridge.utilities.numbers import ascii_int
 from bridge.utilities.safe_text import shown
-from bridge.vocabulary.model import CONSENT_VALUES, CONVERSION_FIELDS, has_control_character
-from bridge.vocabulary.money import MAX_MINOR_UNITS, Money
+from bridge.vocabulary.model import CONSENT_VALUES, CONVERSION_FIELDS
+from bridge.vocabulary.money import Money
 
 MAX_PROPERTIES_BYTES = 16 * 1024
-_MAX_COUNT = MAX_MINOR_UNITS
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-
-
-class FieldError(ValueError):
-    """A value a conversion field cannot take."""
 
 
 class ObjectMapping(Expression):
@@ -87,39 +83,12 @@ def coerce(field: str, value: Any) -> Any:
     return COERCERS[field](value)
 
 
-def _identifier(value: Any) -> str:
-    if isinstance(value, str):
-        if has_control_character(value):
-            raise FieldError("holds a control character, which no id contains")
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise FieldError(f"expected a string, got {_kind(value)}")
-
-
-def _sha256_hex(value: Any) -> str:
-    text = _identifier(value).lower()
-    if not _SHA256_HEX.match(text):
-        raise FieldError("expected a sha256 hex digest: use sha256_email(...) on the address")
-    return text
-
-
 def _exposure(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise FieldError(f"expected an object of experience id -> variation id, got {_kind(value)}")
-    return {str(experience): _identifier(variation) for experience, variation in value.items()}
-
-
-def _segments(value: Any) -> dict[str, str | list[str]]:
-    if not isinstance(value, dict):
-        raise FieldError(f"expected an object of segment -> value, got {_kind(value)}")
-    return {str(key): _segment_value(item) for key, item in value.items()}
-
-
-def _segment_value(value: Any) -> str | list[str]:
-    if isinstance(value, list):
-        return [_identifier(item) for item in value]
-    return _identifier(value)
+        raise FieldError(
+            f"expected an object of experience id -> variation id, got {kind_of(value)}"
+        )
+    return {str(experience): identifier(variation) for experience, variation in value.items()}
 
 
 def _money(value: Any) -> Money:
@@ -128,31 +97,22 @@ def _money(value: Any) -> Money:
             raise FieldError("negative revenue: a refund is not a purchase")
         return value
     raise FieldError(
-        f"got {_kind(value)}: revenue must come from money(), money_major() or stripe_money(),"
+        f"got {kind_of(value)}: revenue must come from money(), money_major() or stripe_money(),"
         " which name the unit and the currency"
     )
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
-        return value
-    count = ascii_int(value) if isinstance(value, str) else None
-    if count is not None:
-        return count
-    raise FieldError(f"expected a whole number >= 0, got {shown(value)}")
 
 
 def _moment(value: Any) -> datetime:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value
     raise FieldError(
-        f"expected a time, got {_kind(value)}: use unix_seconds(), unix_ms() or iso_time()"
+        f"expected a time, got {kind_of(value)}: use unix_seconds(), unix_ms() or iso_time()"
     )
 
 
 def _properties(value: Any) -> dict[str, Any] | list[Any]:
     if not isinstance(value, dict | list):
-        raise FieldError(f"expected an object or an array, got {_kind(value)}")
+        raise FieldError(f"expected an object or an array, got {kind_of(value)}")
     try:
         size = len(orjson.dumps(value))
     except TypeError:
@@ -163,36 +123,23 @@ def _properties(value: Any) -> dict[str, Any] | list[Any]:
 
 
 def _consent(value: Any) -> str:
-    text = _identifier(value).strip().lower()
+    text = identifier(value).strip().lower()
     if text not in CONSENT_VALUES:
         raise FieldError(f"expected one of {', '.join(CONSENT_VALUES)}, got {shown(value)}")
     return text
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, Money):
-        return "money"
-    if isinstance(value, datetime):
-        return "a time"
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    if type(value) in names:
-        return names[type(value)]
-    return "a number" if isinstance(value, int | float) else type(value).__name__
-
-
-_ID_FIELDS = (
-    "session_id user_id visit_id visitor_id external_id goal_id label event_name transaction_id"
-)
-
 COERCERS: dict[str, Callable[[Any], Any]] = {
-    **dict.fromkeys(_ID_FIELDS.split(), _identifier),
-    "email_sha256": _sha256_hex,
+    **dict.fromkeys(("session_id", "user_id", "visitor_id", "goal_id"), identifier),
+    **dict.fromkeys(("event_name", "transaction_id"), identifier),
     "exposure": _exposure,
-    "segments": _segments,
     "revenue": _money,
-    "products_count": _count,
     "occurred_at": _moment,
     "properties": _properties,
     "consent": _consent,
+    **{name: declared.coerce for name, declared in VENDOR_FIELDS.items()},
 }
-assert set(COERCERS) == CONVERSION_FIELDS, "every Conversion field needs a coercion"
+"""Each field's coercion: the core's here, a vendor's own as its module declares it."""
+assert set(COERCERS) - set(VENDOR_FIELDS) == CONVERSION_FIELDS, "a core field without coercion"
+FIELD_NAMES = frozenset(COERCERS)
+"""Every field a rule may map."""

@@ -7,6 +7,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bridge.destinations import VENDORS
 from bridge.mapping.yamlfile import Location, YamlDocument
 from bridge.sources import Source
 from bridge.sources.event_types import closest_event_type, known_event_types
@@ -112,6 +113,35 @@ def unsigned_choice_notes(
             " event; map transaction_id from a field of the signed body so it counts once"
         )
     return notes
+
+
+def unread_field_notes(
+    rule: str,
+    mapped: Iterable[str],
+    destinations: Sequence[Destination],
+    document: YamlDocument,
+    location: Location,
+) -> list[str]:
+    """A vendor's own field (`label`, `segments`) mapped in a rule whose destinations do not
+    read it: the conversion keeps it, and no request carries it."""
+    read = {declared.name for d in destinations for declared in d.extra_fields}
+    vendors = ", ".join(sorted({d.vendor for d in destinations}))
+    notes = []
+    for name in mapped:
+        readers = _readers(name)
+        if readers and name not in read:
+            line = document.line_of((*location, "conversion", name))
+            notes.append(
+                f"rule {rule!r} ({document.path}:{line}): {name} is read by {readers};"
+                f" no destination of this rule ({vendors}) reads it, so it is sent nowhere"
+            )
+    return notes
+
+
+def _readers(name: str) -> str:
+    """The vendors that read vendor field `name`; empty for a core field."""
+    kinds = [v for v, kind in VENDORS.items() if any(f.name == name for f in kind.extra_fields)]
+    return " and ".join(kinds)
 
 
 def _written_at(data: Any, location: Location, text: str) -> Location | None:

@@ -19,7 +19,7 @@ from bridge.destinations.base import Adjusted
 from bridge.mapping.entries import Entries, compile_entries
 from bridge.mapping.expressions import EvaluationError, Expression
 from bridge.utilities.times import utc_now
-from bridge.vocabulary.model import Conversion, Event, Provenance, RuleResult
+from bridge.vocabulary.model import CONVERSION_FIELDS, Conversion, Event, Provenance, RuleResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +44,15 @@ class Rule:
     """Required fields no entry maps (the loader refuses such rules; built ones may have them)."""
     _entries: Entries = field(init=False, repr=False, compare=False)
     """The entries and their fields' coercions as one function (`entries.py`)."""
+    _vendor_fields: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """The entries that are a vendor's own fields: the conversion's `vendor_fields`."""
 
     def __post_init__(self) -> None:
         missing = tuple(sorted(self.required - self.entries.keys()))
         object.__setattr__(self, "unmapped_required", missing)
         object.__setattr__(self, "_entries", compile_entries(self.entries, self.required))
+        vendor_fields = tuple(name for name in self.entries if name not in CONVERSION_FIELDS)
+        object.__setattr__(self, "_vendor_fields", vendor_fields)
 
     def applies_to(self, event: Event) -> bool:
         return event.source == self.source and (not self.events or event.type in self.events)
@@ -74,6 +78,9 @@ class Rule:
         if not accepting:
             return self._unmapped("; ".join(notes))
         values.setdefault("occurred_at", event.occurred_at or utc_now())
+        if self._vendor_fields:
+            found = {name: values.pop(name) for name in self._vendor_fields if name in values}
+            values["vendor_fields"] = found or None
         provenance = Provenance(event.source, event.event_id, self.name, self.file, self.version)
         return RuleResult(
             self.name,

@@ -1,4 +1,8 @@
-"""Senders: one module per signature scheme. Adding one is a module plus a line here."""
+"""Senders: one module per sender kind. Adding one is a module plus a line here.
+
+Senders that share a scheme share its base: HTTP Basic credentials (`basic_auth`), an HMAC of
+the body (`body_hmac`), an HMAC of a timestamp and the body (`timestamped`).
+"""
 
 from bridge.sources.base import (
     InboundRequest,
@@ -22,18 +26,21 @@ from bridge.sources.stripe import StripeSource
 from bridge.sources.woocommerce import WooCommerceSource
 
 SOURCE_KINDS: dict[str, type[Source]] = {
-    StripeSource.kind: StripeSource,
-    HubSpotSource.kind: HubSpotSource,
-    ShopifySource.kind: ShopifySource,
-    WooCommerceSource.kind: WooCommerceSource,
-    SalesforceSource.kind: SalesforceSource,
-    CloseSource.kind: CloseSource,
-    PipedriveSource.kind: PipedriveSource,
-    ChargebeeSource.kind: ChargebeeSource,
-    LemonSqueezySource.kind: LemonSqueezySource,
-    PaddleSource.kind: PaddleSource,
-    StandardWebhooksSource.kind: StandardWebhooksSource,
-    HmacSource.kind: HmacSource,
+    source.kind: source
+    for source in (
+        StripeSource,
+        HubSpotSource,
+        ShopifySource,
+        WooCommerceSource,
+        SalesforceSource,
+        CloseSource,
+        PipedriveSource,
+        ChargebeeSource,
+        LemonSqueezySource,
+        PaddleSource,
+        StandardWebhooksSource,
+        HmacSource,
+    )
 }
 
 __all__ = [

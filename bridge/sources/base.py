@@ -2,7 +2,7 @@
 
 A source never knows vendors, rules or storage. `verify` authenticates the raw bytes first and
 only then parses; `parse` alone exists for `bridge try` and replay, where the bytes are already
-trusted.
+trusted. `SignedSource` is what every sender that signs with a shared secret has in common.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bridge.vocabulary.model import Event, has_control_character
-from bridge.vocabulary.secrets import Secret
+from bridge.vocabulary.secrets import Secret, SecretList
 
 
 class SourceError(Exception):
@@ -109,6 +109,12 @@ class Source(ABC):
         """Events of an already trusted body (no authentication)."""
 
     @property
+    def headers_read(self) -> tuple[str, ...]:
+        """Every request header this source reads, lower-case: whatever is sent there reaches
+        its check or its parse (the fuzz suite sends hostile values in each)."""
+        return ()
+
+    @property
     def event_type_header(self) -> str | None:
         """The request header the event type is read from, if any. Headers are not signed:
         whoever holds one genuine delivery can send it again under another type."""
@@ -152,6 +158,48 @@ class Source(ABC):
     def render(self, status: int, answer: dict[str, Any]) -> tuple[bytes, str]:
         """The response body and media type the sender expects (JSON unless it needs more)."""
         return orjson.dumps(answer), "application/json"
+
+    def event(
+        self,
+        event_id: str,
+        event_type: str,
+        payload: Any,
+        raw: bytes,
+        occurred_at: datetime | None = None,
+    ) -> Event:
+        """An event of this source: what each sender's parse ends with."""
+        return Event(
+            source=self.name,
+            event_id=event_id,
+            type=event_type,
+            payload=payload,
+            raw=raw,
+            occurred_at=occurred_at,
+        )
+
+
+class SignedOptions(SourceOptions):
+    """Settings of a sender that signs with a shared secret."""
+
+    secret: SecretList = Field(
+        description="Signing secret reference(s); a variable may hold several, comma-separated."
+    )
+
+
+class SignedSource(Source):
+    """A sender that signs with shared secrets: the `secret` option, each value an HMAC key."""
+
+    options: SignedOptions
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return self.options.secret
+
+    @cached_property
+    def keys(self) -> tuple[bytes, ...]:
+        """Every HMAC key, worked out once as `ready` is (secrets are read when the mappings
+        load): each value's UTF-8 bytes, unless the sender derives its keys otherwise."""
+        return tuple(value.encode() for secret in self.secrets for value in secret.values())
 
 
 def refuse_control_characters(events: Sequence[Event]) -> None:

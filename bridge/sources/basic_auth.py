@@ -1,6 +1,7 @@
 """HTTP Basic credentials, for senders that sign nothing and authenticate with a password.
 
-Pipedrive and Chargebee put `Authorization: Basic base64(username:password)` (RFC 7617) on every
+`BasicAuthSource` is such a sender but for its body: subclasses give only `parse`. Pipedrive
+and Chargebee put `Authorization: Basic base64(username:password)` (RFC 7617) on every
 webhook when one is configured on their side; there is no body signature and no timestamp. The
 credentials are compared in constant time, as a SHA-256 digest of `username:password` so that
 the comparison does not depend on their lengths either. Several pairs may be configured (a new
@@ -16,10 +17,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bridge.sources import signing
-from bridge.sources.base import VerificationFailed
+from bridge.sources.base import InboundRequest, Source, SourceOptions, VerificationFailed
+from bridge.vocabulary.model import Event
 from bridge.vocabulary.secrets import Secret
 
 AUTHORIZATION = "authorization"
@@ -85,3 +87,34 @@ def check_basic_auth(headers: Mapping[str, str], pairs: Sequence[BasicCredential
 
 def _credential_digest(username: str, password: str) -> bytes:
     return hashlib.sha256(f"{username}:{password}".encode()).digest()
+
+
+class BasicAuthOptions(SourceOptions):
+    credentials: CredentialList = Field(
+        min_length=1,
+        description="The webhook's username / password, as ${VAR} references.",
+    )
+
+
+class BasicAuthSource(Source):
+    """A sender proven by HTTP Basic credentials alone: nothing signed, no time, so the body's
+    own time bounds replays."""
+
+    replays_bounded_by_body_time = True
+    headers_read = (AUTHORIZATION,)
+    options: BasicAuthOptions
+
+    @property
+    def secrets(self) -> list[Secret]:
+        return secrets_of(self.options.credentials)
+
+    @property
+    def ready(self) -> bool:
+        return any_usable(self.options.credentials)
+
+    def challenge(self) -> dict[str, str]:
+        return {"WWW-Authenticate": f'Basic realm="bridge {self.kind}", charset="UTF-8"'}
+
+    def verify(self, request: InboundRequest) -> list[Event]:
+        check_basic_auth(request.headers, self.options.credentials)
+        return self.parse(request.body)

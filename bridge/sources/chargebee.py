@@ -17,59 +17,27 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, MalformedPayload, Source, SourceOptions
-from bridge.sources.basic_auth import CredentialList, any_usable, check_basic_auth, secrets_of
+from bridge.sources.basic_auth import BasicAuthOptions, BasicAuthSource
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import Secret
 
 
-class ChargebeeOptions(SourceOptions):
+class ChargebeeOptions(BasicAuthOptions):
+    """`credentials`: the username / password of "Protect webhook URL with basic authentication"."""
+
     kind: Literal["chargebee"]
-    credentials: CredentialList = Field(
-        min_length=1,
-        description="The webhook's basic-authentication username / password, as ${VAR}s.",
-    )
 
 
-class ChargebeeSource(Source):
+class ChargebeeSource(BasicAuthSource):
     kind = "chargebee"
-    replays_bounded_by_body_time = True
     options_model = ChargebeeOptions
-    options: ChargebeeOptions
-
-    @property
-    def secrets(self) -> list[Secret]:
-        return secrets_of(self.options.credentials)
-
-    @property
-    def ready(self) -> bool:
-        return any_usable(self.options.credentials)
-
-    def challenge(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Basic realm="bridge chargebee", charset="UTF-8"'}
-
-    def verify(self, request: InboundRequest) -> list[Event]:
-        check_basic_auth(request.headers, self.options.credentials)
-        return self.parse(request.body)
 
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_object(body, "Chargebee")
-        event_id, event_type = payload.get("id"), payload.get("event_type")
-        if not isinstance(event_id, str) or not event_id:
-            raise MalformedPayload("Chargebee event has no 'id'")
-        if not isinstance(event_type, str) or not event_type:
-            raise MalformedPayload("Chargebee event has no 'event_type'")
-        return [
-            Event(
-                source=self.name,
-                event_id=event_id,
-                type=event_type,
-                payload=payload,
-                raw=body,
-                occurred_at=sender_time(payload.get("occurred_at")),
-            )
-        ]
+        event_id = signing.required_text(payload.get("id"), "Chargebee event has no 'id'")
+        event_type = signing.required_text(
+            payload.get("event_type"), "Chargebee event has no 'event_type'"
+        )
+        occurred_at = sender_time(payload.get("occurred_at"))
+        return [self.event(event_id, event_type, payload, body, occurred_at)]

@@ -16,20 +16,14 @@ The body is `{"subscription_id", "event": {...}}`, the event being the Event Log
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import InboundRequest, MalformedPayload, VerificationFailed
+from bridge.sources.timestamped import SignedParts, TimestampedHmacSource, TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
@@ -39,12 +33,11 @@ SIGNATURE_HEADER = "close-sig-hash"
 TIMESTAMP_HEADER = "close-sig-timestamp"
 
 
-class CloseOptions(SourceOptions):
+class CloseOptions(TimestampedOptions):
     kind: Literal["close"]
     secret: SecretList = Field(
         description="The subscription's hex signature_key reference(s); several during a change."
     )
-    tolerance_seconds: int = Field(300, ge=1, le=86_400)
 
     @field_validator("secret")
     @classmethod
@@ -61,20 +54,19 @@ class CloseOptions(SourceOptions):
         return secrets
 
 
-class CloseSource(Source):
+class CloseSource(TimestampedHmacSource):
     kind = "close"
     options_model = CloseOptions
-    options: CloseOptions
+    signature_encoding = "hex"
+    mismatch = "close-sig-hash does not match: check the signature_key"
+    headers_read = (SIGNATURE_HEADER, TIMESTAMP_HEADER)
 
-    def __init__(self, name: str, options: SourceOptions) -> None:
-        super().__init__(name, options)
-        self.clock: Callable[[], float] = time.time
+    @cached_property
+    def keys(self) -> tuple[bytes, ...]:
+        """Close keys with the hex-decoded `signature_key`."""
+        return tuple(bytes.fromhex(value) for ref in self.secrets for value in ref.values())
 
-    @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
-
-    def verify(self, request: InboundRequest) -> list[Event]:
+    def signed_parts(self, request: InboundRequest) -> SignedParts:
         header = (request.headers.get(SIGNATURE_HEADER) or "").strip()
         stamp = (request.headers.get(TIMESTAMP_HEADER) or "").strip()
         if not header:
@@ -84,34 +76,17 @@ class CloseSource(Source):
         seconds = ascii_int(stamp)
         if seconds is None:
             raise VerificationFailed("close-sig-timestamp is not unix seconds")
-        keys = [bytes.fromhex(value) for ref in self.secrets for value in ref.values()]
-        message = stamp.encode() + request.body
-        expected = [signing.digest("sha256", key, message) for key in keys]
-        if not signing.any_match(expected, [signing.decode_signature(header, "hex")]):
-            raise VerificationFailed("close-sig-hash does not match: check the signature_key")
-        signing.check_window(seconds, self.options.tolerance_seconds, now=self.clock())
-        return self.parse(request.body)
+        return SignedParts(seconds, stamp.encode() + request.body, [header])
 
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_object(body, "Close")
         event = payload.get("event")
         if not isinstance(event, dict):
             raise MalformedPayload("a Close webhook body has an 'event' object")
-        event_id = event.get("id")
-        if not isinstance(event_id, str) or not event_id:
-            raise MalformedPayload("Close event has no 'id'")
-        object_type, action = event.get("object_type"), event.get("action")
-        if not isinstance(object_type, str) or not object_type:
-            raise MalformedPayload("Close event has no 'object_type'")
-        if not isinstance(action, str) or not action:
-            raise MalformedPayload("Close event has no 'action'")
-        return [
-            Event(
-                source=self.name,
-                event_id=event_id,
-                type=f"{object_type}.{action}",
-                payload=payload,
-                raw=body,
-                occurred_at=sender_time(event.get("date_created"), unzoned_utc=True),
-            )
-        ]
+        event_id = signing.required_text(event.get("id"), "Close event has no 'id'")
+        object_type = signing.required_text(
+            event.get("object_type"), "Close event has no 'object_type'"
+        )
+        action = signing.required_text(event.get("action"), "Close event has no 'action'")
+        occurred_at = sender_time(event.get("date_created"), unzoned_utc=True)
+        return [self.event(event_id, f"{object_type}.{action}", payload, body, occurred_at)]

@@ -16,22 +16,17 @@ import binascii
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import InboundRequest, MalformedPayload, SignedSource, VerificationFailed
+from bridge.sources.timestamped import TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import Secret, SecretList
 
 _SEPARATORS = re.compile(r"[,;\s]+")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -55,11 +50,8 @@ class Constant(BaseModel):
     const: str = Field(min_length=1)
 
 
-class HmacOptions(SourceOptions):
+class HmacOptions(TimestampedOptions):
     kind: Literal["hmac"]
-    secret: SecretList = Field(
-        description="Signing secret reference(s); a variable may hold several, comma-separated."
-    )
     key_encoding: Literal["text", "hex", "base64"] = "text"
     """How the secret is turned into the HMAC key: its UTF-8 bytes, or decoded from hex/base64."""
     header: str = Field(min_length=1)
@@ -77,7 +69,6 @@ class HmacOptions(SourceOptions):
     timestamp_key: str | None = None
     """Or the key of the timestamp item in the signature header (`t`)."""
     timestamp_unit: Literal["seconds", "milliseconds"] = "seconds"
-    tolerance_seconds: int = Field(300, ge=1, le=86_400)
     event_id: str | FromHeader | None = None
     """Dedupe id: a dotted path into the body, `{header: ...}`, or nothing for the body's sha256."""
     event_type: str | FromHeader | Constant
@@ -131,14 +122,23 @@ class HmacOptions(SourceOptions):
         return self
 
 
-class HmacSource(Source):
+class HmacSource(SignedSource):
     kind = "hmac"
     options_model = HmacOptions
     options: HmacOptions
 
+    @cached_property
+    def keys(self) -> tuple[bytes, ...]:
+        """Each secret's UTF-8 bytes, or its bytes decoded from hex or base64 (`key_encoding`)."""
+        decoded = (_key(v, self.options.key_encoding) for ref in self.secrets for v in ref.values())
+        return tuple(key for key in decoded if key is not None)
+
     @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
+    def headers_read(self) -> tuple[str, ...]:
+        """The signature's header, and those the options name for the timestamp, id and type."""
+        options = self.options
+        named = (options.header, options.timestamp_header, self.event_id_header)
+        return tuple(name.lower() for name in (*named, self.event_type_header) if name)
 
     def verify(self, request: InboundRequest) -> list[Event]:
         options = self.options
@@ -151,12 +151,7 @@ class HmacSource(Source):
             raise VerificationFailed(f"no signature found in the {options.header} header")
         timestamp = self._timestamp(request.headers, items)
         message = self._message(request.body, timestamp)
-        expected = [
-            signing.digest(options.algorithm, key, message)
-            for secret in self.secrets
-            for value in secret.values()
-            if (key := _key(value, options.key_encoding)) is not None
-        ]
+        expected = [signing.digest(options.algorithm, key, message) for key in self.keys]
         provided = (signing.decode_signature(text, options.encoding) for text in signatures)
         if not signing.any_match(expected, provided):
             raise VerificationFailed(f"no signature in the {options.header} header matches")
@@ -237,16 +232,10 @@ class HmacSource(Source):
 
     def _events(self, raw: bytes, headers: Mapping[str, str] | None) -> list[Event]:
         payload = signing.json_object(raw, self.name)
-        return [
-            Event(
-                source=self.name,
-                event_id=self._event_id(raw, payload, headers),
-                type=self._event_type(payload, headers),
-                payload=payload,
-                raw=raw,
-                occurred_at=sender_time(signing.value_at(payload, self.options.occurred_at)),
-            )
-        ]
+        event_id = self._event_id(raw, payload, headers)
+        event_type = self._event_type(payload, headers)
+        occurred_at = sender_time(signing.value_at(payload, self.options.occurred_at))
+        return [self.event(event_id, event_type, payload, raw, occurred_at)]
 
     def _event_id(self, raw: bytes, payload: Any, headers: Mapping[str, str] | None) -> str:
         spec = self.options.event_id
@@ -254,7 +243,7 @@ class HmacSource(Source):
             return signing.body_digest(raw)
         if isinstance(spec, FromHeader):
             return _required_header(headers or {}, spec.header, "event id")
-        return _required_text(signing.value_at(payload, spec), f"no event id at {spec!r}")
+        return signing.required_id(signing.value_at(payload, spec), f"no event id at {spec!r}")
 
     def _event_type(self, payload: Any, headers: Mapping[str, str] | None) -> str:
         spec = self.options.event_type
@@ -267,7 +256,7 @@ class HmacSource(Source):
                     " does not have; to try a payload, set event_type to a path or a constant"
                 )
             return _required_header(headers, spec.header, "event type")
-        return _required_text(signing.value_at(payload, spec), f"no event type at {spec!r}")
+        return signing.required_id(signing.value_at(payload, spec), f"no event type at {spec!r}")
 
 
 def _key(secret: str, encoding: str) -> bytes | None:
@@ -286,9 +275,3 @@ def _required_header(headers: Mapping[str, str], name: str, what: str) -> str:
     if not value:
         raise MalformedPayload(f"missing {name} header (the {what})")
     return value
-
-
-def _required_text(value: Any, problem: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        raise MalformedPayload(problem)
-    return str(value)

@@ -23,8 +23,6 @@ one JSON object: the record's chosen properties.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,18 +30,13 @@ import orjson
 from pydantic import Field, field_validator
 
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import InboundRequest, MalformedPayload, VerificationFailed
+from bridge.sources.timestamped import SignedParts, TimestampedHmacSource, TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.safe_text import clipped
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import EnvStr, Secret, SecretList
+from bridge.vocabulary.secrets import EnvStr, SecretList
 
 SignatureVersion = Literal["v1", "v2", "v3"]
 
@@ -71,13 +64,12 @@ _V3_ENCODED = re.compile("|".join(_V3_DECODED), re.IGNORECASE)
 _DEDUPE_FIELDS = ("portalId", "subscriptionId", "eventId", "objectId", "occurredAt", "propertyName")
 
 
-class HubSpotOptions(SourceOptions):
+class HubSpotOptions(TimestampedOptions):
     kind: Literal["hubspot"]
     secret: SecretList = Field(
         description="The app's client secret reference(s); a variable may hold several."
     )
     signature_versions: list[SignatureVersion] = Field(default=["v3"], min_length=1)
-    tolerance_seconds: int = Field(300, ge=1, le=86_400)
     public_url: EnvStr = ""
     """Scheme and host (and path prefix) HubSpot calls, when a proxy changes them."""
     workflow_event_type: str = Field("workflow.webhook", min_length=1)
@@ -100,19 +92,13 @@ class HubSpotOptions(SourceOptions):
         return value.rstrip("/")
 
 
-class HubSpotSource(Source):
+class HubSpotSource(TimestampedHmacSource):
     kind = "hubspot"
     replays_bounded_by_body_time = True
     options_model = HubSpotOptions
     options: HubSpotOptions
-
-    def __init__(self, name: str, options: SourceOptions) -> None:
-        super().__init__(name, options)
-        self.clock: Callable[[], float] = time.time
-
-    @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
+    signature_encoding = "base64"
+    headers_read = (V3_SIGNATURE, V3_TIMESTAMP, LEGACY_SIGNATURE, LEGACY_VERSION)
 
     def warnings(self) -> list[str]:
         found = []
@@ -150,7 +136,7 @@ class HubSpotSource(Source):
         accepted = self.options.signature_versions
         headers = request.headers
         if "v3" in accepted and headers.get(V3_SIGNATURE):
-            self._check_v3(request)
+            self.authenticate(request)
             return
         legacy = (headers.get(LEGACY_VERSION) or "").strip().lower()
         if legacy in ("v1", "v2") and legacy in accepted and headers.get(LEGACY_SIGNATURE):
@@ -158,7 +144,8 @@ class HubSpotSource(Source):
             return
         raise VerificationFailed(_missing_signature(accepted, legacy))
 
-    def _check_v3(self, request: InboundRequest) -> None:
+    def signed_parts(self, request: InboundRequest) -> SignedParts:
+        """v3: method, URI, body and timestamp (unix milliseconds)."""
         stamp = (request.headers.get(V3_TIMESTAMP) or "").strip()
         if not stamp:
             raise VerificationFailed("missing X-HubSpot-Request-Timestamp header")
@@ -167,14 +154,14 @@ class HubSpotSource(Source):
             raise VerificationFailed("X-HubSpot-Request-Timestamp is not unix milliseconds")
         uri = v3_uri(self.signed_url(request.url))
         message = request.method.upper().encode() + uri.encode() + request.body + stamp.encode()
-        expected = [signing.digest("sha256", key, message) for key in self._keys()]
-        provided = signing.decode_signature(request.headers[V3_SIGNATURE], "base64")
-        if not signing.any_match(expected, [provided]):
-            raise VerificationFailed(
-                f"X-HubSpot-Signature-v3 does not match a request to {clipped(uri)}: check the"
-                " client secret, and set public_url if HubSpot calls bridge through a proxy"
-            )
-        signing.check_window(milliseconds / 1000, self.options.tolerance_seconds, now=self.clock())
+        return SignedParts(milliseconds / 1000, message, [request.headers[V3_SIGNATURE]])
+
+    def refusal(self, request: InboundRequest) -> str:
+        uri = v3_uri(self.signed_url(request.url))
+        return (
+            f"X-HubSpot-Signature-v3 does not match a request to {clipped(uri)}: check the"
+            " client secret, and set public_url if HubSpot calls bridge through a proxy"
+        )
 
     def _check_legacy(self, request: InboundRequest, version: str) -> None:
         if version == "v2":
@@ -182,13 +169,10 @@ class HubSpotSource(Source):
             signed = request.method.upper().encode() + uri.encode() + request.body
         else:
             signed = request.body
-        expected = [signing.sha256(key + signed) for key in self._keys()]
+        expected = [signing.sha256(key + signed) for key in self.keys]
         provided = signing.decode_signature(request.headers[LEGACY_SIGNATURE], "hex")
         if not signing.any_match(expected, [provided]):
             raise VerificationFailed(f"X-HubSpot-Signature ({version}) does not match the body")
-
-    def _keys(self) -> list[bytes]:
-        return [value.encode() for ref in self.secrets for value in ref.values()]
 
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_body(body)
@@ -201,36 +185,26 @@ class HubSpotSource(Source):
     def _subscription_event(self, item: Any, index: int) -> Event:
         if not isinstance(item, dict):
             raise MalformedPayload(f"HubSpot event {index} is not a JSON object")
-        event_type = item.get("subscriptionType")
-        if not isinstance(event_type, str) or not event_type:
-            raise MalformedPayload(f"HubSpot event {index} has no 'subscriptionType'")
+        event_type = signing.required_text(
+            item.get("subscriptionType"), f"HubSpot event {index} has no 'subscriptionType'"
+        )
         if item.get("eventId") is None:
             raise MalformedPayload(f"HubSpot event {index} has no 'eventId'")
-        return Event(
-            source=self.name,
-            event_id=subscription_event_id(item),
-            type=event_type,
-            payload=item,
-            raw=orjson.dumps(item),
-            occurred_at=sender_time(item.get("occurredAt"), per_second=1000),
+        occurred_at = sender_time(item.get("occurredAt"), per_second=1000)
+        return self.event(
+            subscription_event_id(item), event_type, item, orjson.dumps(item), occurred_at
         )
 
     def _workflow_event(self, payload: dict[str, Any], body: bytes) -> Event:
         path = self.options.workflow_id_path
-        if path:
-            found = _lookup(payload, path)
-            if isinstance(found, bool) or not isinstance(found, str | int) or found == "":
-                raise MalformedPayload(f"HubSpot workflow body has no '{path}' (workflow_id_path)")
-            event_id = str(found)
-        else:
-            event_id = signing.body_digest(body)
-        return Event(
-            source=self.name,
-            event_id=event_id,
-            type=self.options.workflow_event_type,
-            payload=payload,
-            raw=body,
+        event_id = (
+            signing.required_id(
+                _lookup(payload, path), f"HubSpot workflow body has no '{path}' (workflow_id_path)"
+            )
+            if path
+            else signing.body_digest(body)
         )
+        return self.event(event_id, self.options.workflow_event_type, payload, body)
 
 
 def v3_uri(url: str) -> str:

@@ -19,73 +19,45 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
-
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import SignedOptions
+from bridge.sources.body_hmac import BodyHmacSource
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import Secret, SecretList
 
 SIGNATURE_HEADER = "x-signature"
 
 
-class LemonSqueezyOptions(SourceOptions):
+class LemonSqueezyOptions(SignedOptions):
+    """`secret`: the webhook's signing secret(s); several while it is changed."""
+
     kind: Literal["lemonsqueezy"]
-    secret: SecretList = Field(
-        description="The webhook's signing secret reference(s); several while it is changed."
-    )
 
 
-class LemonSqueezySource(Source):
+class LemonSqueezySource(BodyHmacSource):
     kind = "lemonsqueezy"
-    replays_bounded_by_body_time = True
     options_model = LemonSqueezyOptions
-    options: LemonSqueezyOptions
-
-    @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
-
-    def verify(self, request: InboundRequest) -> list[Event]:
-        header = (request.headers.get(SIGNATURE_HEADER) or "").strip()
-        if not header:
-            raise VerificationFailed("missing X-Signature header")
-        keys = [value.encode() for ref in self.secrets for value in ref.values()]
-        expected = [signing.digest("sha256", key, request.body) for key in keys]
-        if not signing.any_match(expected, [signing.decode_signature(header, "hex")]):
-            raise VerificationFailed(
-                "X-Signature does not match the body: check the signing secret"
-            )
-        return self.parse(request.body)
+    signature_header = "X-Signature"
+    signature_headers = (SIGNATURE_HEADER,)
+    signature_encoding = "hex"
+    mismatch = "X-Signature does not match the body: check the signing secret"
+    headers_read = signature_headers
 
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_object(body, "Lemon Squeezy")
         meta = payload.get("meta")
-        event_name = meta.get("event_name") if isinstance(meta, dict) else None
-        if not isinstance(event_name, str) or not event_name:
-            raise MalformedPayload("Lemon Squeezy webhook has no 'meta.event_name'")
+        event_name = signing.required_text(
+            meta.get("event_name") if isinstance(meta, dict) else None,
+            "Lemon Squeezy webhook has no 'meta.event_name'",
+        )
         data = payload.get("data")
         attributes = data.get("attributes") if isinstance(data, dict) else None
         attributes = attributes if isinstance(attributes, dict) else {}
-        return [
-            Event(
-                source=self.name,
-                event_id=dedupe_id(payload, body),
-                type=event_name,
-                payload=payload,
-                raw=body,
-                # ISO 8601 in UTC (`2026-03-04T10:15:00.000000Z`)
-                occurred_at=sender_time(attributes.get("updated_at"), unzoned_utc=True)
-                or sender_time(attributes.get("created_at"), unzoned_utc=True),
-            )
-        ]
+        # ISO 8601 in UTC (`2026-03-04T10:15:00.000000Z`)
+        occurred_at = sender_time(attributes.get("updated_at"), unzoned_utc=True) or sender_time(
+            attributes.get("created_at"), unzoned_utc=True
+        )
+        return [self.event(dedupe_id(payload, body), event_name, payload, body, occurred_at)]
 
 
 def dedupe_id(payload: dict[str, Any], body: bytes) -> str:

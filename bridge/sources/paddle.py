@@ -17,23 +17,18 @@ from typing import Literal
 from pydantic import Field
 
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import InboundRequest, VerificationFailed
+from bridge.sources.timestamped import SignedParts, TimestampedHmacSource, TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import Secret, SecretList
+from bridge.vocabulary.secrets import SecretList
 
 SIGNATURE_HEADER = "paddle-signature"
 _MAX_TIMESTAMP_DIGITS = 12
 
 
-class PaddleOptions(SourceOptions):
+class PaddleOptions(TimestampedOptions):
     kind: Literal["paddle"]
     secret: SecretList = Field(
         description="Secret key reference(s) of the notification destination (`pdl_ntfset_...`)."
@@ -42,51 +37,30 @@ class PaddleOptions(SourceOptions):
     """How far `ts` may be from now, either way. Paddle's SDKs use 5 seconds."""
 
 
-class PaddleSource(Source):
+class PaddleSource(TimestampedHmacSource):
     kind = "paddle"
     options_model = PaddleOptions
-    options: PaddleOptions
+    signature_encoding = "hex"
+    mismatch = "no h1 signature in Paddle-Signature matches: check the destination's secret key"
+    headers_read = (SIGNATURE_HEADER,)
 
-    @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
-
-    def verify(self, request: InboundRequest) -> list[Event]:
+    def signed_parts(self, request: InboundRequest) -> SignedParts:
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
             raise VerificationFailed("missing Paddle-Signature header")
         timestamp, seconds, signatures = parse_signature_header(header)
-        message = timestamp.encode() + b":" + request.body
-        expected = [
-            signing.digest("sha256", value.encode(), message)
-            for secret in self.secrets
-            for value in secret.values()
-        ]
-        provided = (signing.decode_signature(text, "hex") for text in signatures)
-        if not signing.any_match(expected, provided):
-            raise VerificationFailed(
-                "no h1 signature in Paddle-Signature matches: check the destination's secret key"
-            )
-        signing.check_window(seconds, self.options.tolerance_seconds)
-        return self.parse(request.body)
+        return SignedParts(seconds, timestamp.encode() + b":" + request.body, signatures)
 
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_object(body, "Paddle")
-        event_id, event_type = payload.get("event_id"), payload.get("event_type")
-        if not isinstance(event_id, str) or not event_id:
-            raise MalformedPayload("Paddle notification has no 'event_id'")
-        if not isinstance(event_type, str) or not event_type:
-            raise MalformedPayload("Paddle notification has no 'event_type'")
-        return [
-            Event(
-                source=self.name,
-                event_id=event_id,
-                type=event_type,
-                payload=payload,
-                raw=body,
-                occurred_at=sender_time(payload.get("occurred_at")),
-            )
-        ]
+        event_id = signing.required_text(
+            payload.get("event_id"), "Paddle notification has no 'event_id'"
+        )
+        event_type = signing.required_text(
+            payload.get("event_type"), "Paddle notification has no 'event_type'"
+        )
+        occurred_at = sender_time(payload.get("occurred_at"))
+        return [self.event(event_id, event_type, payload, body, occurred_at)]
 
 
 def parse_signature_header(header: str) -> tuple[str, int, list[str]]:

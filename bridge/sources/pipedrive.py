@@ -16,44 +16,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, MalformedPayload, Source, SourceOptions
-from bridge.sources.basic_auth import CredentialList, any_usable, check_basic_auth, secrets_of
+from bridge.sources.base import MalformedPayload
+from bridge.sources.basic_auth import BasicAuthOptions, BasicAuthSource
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import Secret
 
 
-class PipedriveOptions(SourceOptions):
+class PipedriveOptions(BasicAuthOptions):
+    """`credentials`: the webhook's `http_auth_user` / `http_auth_password`."""
+
     kind: Literal["pipedrive"]
-    credentials: CredentialList = Field(
-        min_length=1,
-        description="The webhook's http_auth_user / http_auth_password, as ${VAR} references.",
-    )
 
 
-class PipedriveSource(Source):
+class PipedriveSource(BasicAuthSource):
     kind = "pipedrive"
-    replays_bounded_by_body_time = True
     options_model = PipedriveOptions
-    options: PipedriveOptions
-
-    @property
-    def secrets(self) -> list[Secret]:
-        return secrets_of(self.options.credentials)
-
-    @property
-    def ready(self) -> bool:
-        return any_usable(self.options.credentials)
-
-    def challenge(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Basic realm="bridge pipedrive", charset="UTF-8"'}
-
-    def verify(self, request: InboundRequest) -> list[Event]:
-        check_basic_auth(request.headers, self.options.credentials)
-        return self.parse(request.body)
 
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_object(body, "Pipedrive")
@@ -64,21 +42,8 @@ class PipedriveSource(Source):
             raise MalformedPayload(
                 "this is a Pipedrive webhooks v1 body; create the webhook with version 2.0"
             )
-        event_id = meta.get("id")
-        if isinstance(event_id, bool) or not isinstance(event_id, str | int) or event_id == "":
-            raise MalformedPayload("Pipedrive webhook has no 'meta.id'")
-        action, entity = meta.get("action"), meta.get("entity")
-        if not isinstance(action, str) or not action:
-            raise MalformedPayload("Pipedrive webhook has no 'meta.action'")
-        if not isinstance(entity, str) or not entity:
-            raise MalformedPayload("Pipedrive webhook has no 'meta.entity'")
-        return [
-            Event(
-                source=self.name,
-                event_id=str(event_id),
-                type=f"{action}.{entity}",
-                payload=payload,
-                raw=body,
-                occurred_at=sender_time(meta.get("timestamp"), unzoned_utc=True),
-            )
-        ]
+        event_id = signing.required_id(meta.get("id"), "Pipedrive webhook has no 'meta.id'")
+        action = signing.required_text(meta.get("action"), "Pipedrive webhook has no 'meta.action'")
+        entity = signing.required_text(meta.get("entity"), "Pipedrive webhook has no 'meta.entity'")
+        occurred_at = sender_time(meta.get("timestamp"), unzoned_utc=True)
+        return [self.event(event_id, f"{action}.{entity}", payload, body, occurred_at)]

@@ -191,14 +191,9 @@ class SalesforceSource(Source):
         event_type = self.options.event_type or str(stored.get("sobject") or "")
         if not event_type:
             raise MalformedPayload("the sObject has no xsi:type; set event_type on the source")
-        return Event(
-            source=self.name,
-            event_id=str(stored["notification_id"]),
-            type=event_type,
-            payload=fields,
-            raw=orjson.dumps({STORED: stored, "fields": fields}),
-            occurred_at=sender_time(fields.get("LastModifiedDate")),
-        )
+        raw = orjson.dumps({STORED: stored, "fields": fields})
+        occurred_at = sender_time(fields.get("LastModifiedDate"))
+        return self.event(str(stored["notification_id"]), event_type, fields, raw, occurred_at)
 
 
 def _notifications(body: bytes) -> Element:

@@ -17,7 +17,8 @@ does not cover: rules check signed body fields (`financial_status`), and the bod
 (`updated_at`) bounds replays once the dedupe id is purged (`body_time`).
 
 Topic and ids travel in headers, so each event keeps them next to the body in a small JSON
-envelope: replaying a stored event then gives back the same id and topic.
+envelope (`bridge.sources.body_hmac`): replaying a stored event then gives back the same id and
+topic.
 """
 
 from __future__ import annotations
@@ -26,20 +27,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
 from pydantic import Field
 
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import InboundRequest, MalformedPayload, SignedOptions
+from bridge.sources.body_hmac import BodyHmacSource, enveloped, opened
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import Secret, SecretList
 
 HMAC_HEADERS = ("x-shopify-hmac-sha256", "shopify-hmac-sha256")
 TOPIC_HEADERS = ("x-shopify-topic", "shopify-topic")
@@ -50,38 +44,38 @@ ENVELOPE = "bridge.shopify/1"
 """Marks a stored event (headers kept with the body) apart from a plain body for `bridge try`."""
 
 
-class ShopifyOptions(SourceOptions):
+class ShopifyOptions(SignedOptions):
+    """`secret`: the app's client secret(s); a variable may hold new,old during rotation."""
+
     kind: Literal["shopify"]
-    secret: SecretList = Field(
-        description="App client secret reference(s); a variable may hold new,old during rotation."
-    )
     try_topic: str = Field("orders/paid", min_length=1)
     """The topic `bridge try` assumes: a body file does not carry the topic header."""
 
 
-class ShopifySource(Source):
+class ShopifySource(BodyHmacSource):
     kind = "shopify"
-    replays_bounded_by_body_time = True
     options_model = ShopifyOptions
     options: ShopifyOptions
-
-    @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
+    signature_header = "X-Shopify-Hmac-Sha256"
+    signature_headers = HMAC_HEADERS
+    signature_encoding = "base64"
+    mismatch = (
+        "X-Shopify-Hmac-Sha256 does not match the body: check the app's client secret"
+        " (webhooks created in the shop admin are signed with the key shown there)"
+    )
+    event_type_header = "X-Shopify-Topic"
+    event_id_header = "X-Shopify-Event-Id"
+    headers_read = (
+        *HMAC_HEADERS,
+        *TOPIC_HEADERS,
+        *EVENT_ID_HEADERS,
+        *WEBHOOK_ID_HEADERS,
+        *TRIGGERED_AT_HEADERS,
+    )
 
     def verify(self, request: InboundRequest) -> list[Event]:
         headers = {name.lower(): value for name, value in request.headers.items()}
-        provided = [headers.get(name, "").strip() for name in HMAC_HEADERS]
-        if not any(provided):
-            raise VerificationFailed("missing X-Shopify-Hmac-Sha256 header")
-        keys = [value.encode() for ref in self.secrets for value in ref.values()]
-        expected = [signing.digest("sha256", key, request.body) for key in keys]
-        signatures = [signing.decode_signature(text, "base64") for text in provided if text]
-        if not signing.any_match(expected, signatures):
-            raise VerificationFailed(
-                "X-Shopify-Hmac-Sha256 does not match the body: check the app's client secret"
-                " (webhooks created in the shop admin are signed with the key shown there)"
-            )
+        self.check_signature(headers, request.body)
         topic = first_header(headers, TOPIC_HEADERS)
         if topic is None:
             raise MalformedPayload("missing X-Shopify-Topic header")
@@ -94,33 +88,17 @@ class ShopifySource(Source):
         triggered_at = first_header(headers, TRIGGERED_AT_HEADERS)
         return [self._event(f"{topic}:{delivery}", topic, payload, request.body, triggered_at)]
 
-    @property
-    def event_type_header(self) -> str:
-        return "X-Shopify-Topic"
-
-    @property
-    def event_id_header(self) -> str:
-        return "X-Shopify-Event-Id"
-
     def body_time(self, event: Event) -> datetime | None:
         """`updated_at` of the signed body; `X-Shopify-Triggered-At` is a header, not signed."""
         return _signed_time(event.payload)
 
     def parse(self, body: bytes) -> list[Event]:
         document = signing.json_object(body, "Shopify")
-        stored = document.get(ENVELOPE)
-        if isinstance(stored, dict) and isinstance(document.get("body"), str):
-            raw = document["body"].encode()
-            payload = signing.json_object(raw, "Shopify")
-            return [
-                self._event(
-                    str(stored.get("event_id")),
-                    str(stored.get("topic")),
-                    payload,
-                    raw,
-                    stored.get("triggered_at"),
-                )
-            ]
+        stored = opened(document, ENVELOPE, "Shopify")
+        if stored is not None:
+            headers, raw, payload = stored
+            event_id, topic = str(headers.get("event_id")), str(headers.get("topic"))
+            return [self._event(event_id, topic, payload, raw, headers.get("triggered_at"))]
         topic = self.options.try_topic
         return [self._event(f"{topic}:{signing.body_digest(body)}", topic, document, body)]
 
@@ -134,18 +112,8 @@ class ShopifySource(Source):
     ) -> Event:
         # Shopify times are ISO 8601 with an offset (`2026-03-04T10:15:00-05:00`).
         occurred = sender_time(triggered_at) or _signed_time(payload)
-        envelope = {
-            ENVELOPE: {"event_id": event_id, "topic": topic, "triggered_at": triggered_at},
-            "body": body.decode(),
-        }
-        return Event(
-            source=self.name,
-            event_id=event_id,
-            type=topic,
-            payload=payload,
-            raw=orjson.dumps(envelope),
-            occurred_at=occurred,
-        )
+        headers = {"event_id": event_id, "topic": topic, "triggered_at": triggered_at}
+        return self.event(event_id, topic, payload, enveloped(ENVELOPE, headers, body), occurred)
 
 
 def _signed_time(payload: dict[str, Any]) -> datetime | None:

@@ -120,6 +120,20 @@ def json_object(raw: bytes, sender: str) -> dict[str, Any]:
     return payload
 
 
+def required_text(value: Any, problem: str) -> str:
+    """`value` when it is non-empty text, else the body is refused with `problem`."""
+    if not isinstance(value, str) or not value:
+        raise MalformedPayload(problem)
+    return value
+
+
+def required_id(value: Any, problem: str) -> str:
+    """`value` as text when it is non-empty text or an integer (not a bool), else refused."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise MalformedPayload(problem)
+    return str(value)
+
+
 def value_at(payload: Any, path: str | None) -> Any:
     """The value at a dotted path (`meta.custom_data.id`, `items.0.id`), or None."""
     if path is None:

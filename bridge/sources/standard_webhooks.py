@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -27,13 +28,8 @@ from standardwebhooks.webhooks import (
 )
 
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import InboundRequest, MalformedPayload, VerificationFailed
+from bridge.sources.timestamped import SignedParts, TimestampedHmacSource, TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
@@ -44,13 +40,11 @@ PREFIXES = ("webhook-", "svix-")
 _MAX_TIMESTAMP_DIGITS = 12
 
 
-class StandardWebhooksOptions(SourceOptions):
+class StandardWebhooksOptions(TimestampedOptions):
     kind: Literal["standard-webhooks"]
     secret: SecretList = Field(
         description="`whsec_...` secret reference(s); a variable may hold several, comma-separated."
     )
-    tolerance_seconds: int = Field(300, ge=1, le=86_400)
-    """How far `webhook-timestamp` may be from now, either way (the libraries use 300)."""
     event_type: str = Field("type", min_length=1)
     """Dotted path to the event type in the body."""
     occurred_at: str | None = "timestamp"
@@ -70,25 +64,21 @@ class StandardWebhooksOptions(SourceOptions):
         return secrets
 
 
-class StandardWebhooksSource(Source):
+class StandardWebhooksSource(TimestampedHmacSource):
     kind = "standard-webhooks"
     options_model = StandardWebhooksOptions
     options: StandardWebhooksOptions
+    signature_encoding = "base64"
+    mismatch = "no signature in the webhook-signature header matches"
+    headers_read = tuple(prefix + name for prefix in PREFIXES for name in HEADERS)
 
-    def __init__(self, name: str, options: StandardWebhooksOptions) -> None:
-        super().__init__(name, options)
-        self._keys = [
-            key
-            for ref in options.secret
-            for value in ref.values()
-            if (key := _key(value)) is not None
-        ]
+    @cached_property
+    def keys(self) -> tuple[bytes, ...]:
+        """The keys as the library derives them from the secrets (the base64 after `whsec_`)."""
+        derived = (_key(value) for ref in self.secrets for value in ref.values())
+        return tuple(key for key in derived if key is not None)
 
-    @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
-
-    def verify(self, request: InboundRequest) -> list[Event]:
+    def signed_parts(self, request: InboundRequest) -> SignedParts:
         headers = _signed_headers(request.headers)
         if len(headers) != len(HEADERS):
             raise VerificationFailed(
@@ -106,11 +96,11 @@ class StandardWebhooksSource(Source):
         except UnicodeDecodeError:
             raise MalformedPayload("body is not UTF-8, so it cannot be verified") from None
         signed = f"{message_id}.{timestamp}.".encode() + request.body
-        expected = [signing.digest("sha256", key, signed) for key in self._keys]
-        if not signing.any_match(expected, provided):
-            raise VerificationFailed("no signature in the webhook-signature header matches")
-        signing.check_window(timestamp, self.options.tolerance_seconds)
-        return self._events(request.body, message_id)
+        return SignedParts(timestamp, signed, provided, event_id=message_id)
+
+    def verify(self, request: InboundRequest) -> list[Event]:
+        parts = self.authenticate(request)
+        return self._events(request.body, parts.event_id or signing.body_digest(request.body))
 
     def parse(self, body: bytes) -> list[Event]:
         """Without headers there is no webhook-id: a payload file is identified by its hash."""
@@ -118,19 +108,12 @@ class StandardWebhooksSource(Source):
 
     def _events(self, raw: bytes, event_id: str) -> list[Event]:
         payload = signing.json_object(raw, "Standard Webhooks")
-        event_type = signing.value_at(payload, self.options.event_type)
-        if not isinstance(event_type, str) or not event_type:
-            raise MalformedPayload(f"no event type at {self.options.event_type!r}")
-        return [
-            Event(
-                source=self.name,
-                event_id=event_id,
-                type=event_type,
-                payload=payload,
-                raw=raw,
-                occurred_at=sender_time(signing.value_at(payload, self.options.occurred_at)),
-            )
-        ]
+        event_type = signing.required_text(
+            signing.value_at(payload, self.options.event_type),
+            f"no event type at {self.options.event_type!r}",
+        )
+        occurred_at = sender_time(signing.value_at(payload, self.options.occurred_at))
+        return [self.event(event_id, event_type, payload, raw, occurred_at)]
 
 
 def _signed_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -145,10 +128,10 @@ def _signed_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def _v1_signatures(header: str) -> list[bytes | None]:
+def _v1_signatures(header: str) -> list[str]:
     """Every `v1,<base64>` of the space-separated list; other versions are not ours to check."""
     return [
-        signing.decode_signature(signature, "base64")
+        signature
         for version, _, signature in (item.partition(",") for item in header.split())
         if version == "v1" and signature
     ]

@@ -22,40 +22,26 @@ from functools import cached_property
 from typing import Literal
 
 import stripe
-from pydantic import Field
 
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import InboundRequest, MalformedPayload, SignedSource, VerificationFailed
+from bridge.sources.timestamped import TimestampedOptions
 from bridge.utilities.safe_text import clipped
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import Secret, SecretList
 
 SIGNATURE_HEADER = "stripe-signature"
 
 
-class StripeOptions(SourceOptions):
+class StripeOptions(TimestampedOptions):
     kind: Literal["stripe"]
-    secret: SecretList = Field(
-        description="Signing secret reference(s); a variable may hold several, comma-separated."
-    )
-    tolerance_seconds: int = Field(300, ge=1, le=86_400)
 
 
-class StripeSource(Source):
+class StripeSource(SignedSource):
     kind = "stripe"
     options_model = StripeOptions
     options: StripeOptions
-
-    @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
+    headers_read = (SIGNATURE_HEADER,)
 
     @cached_property
     def _secret_values(self) -> tuple[str, ...]:
@@ -63,7 +49,7 @@ class StripeSource(Source):
         return tuple(value for ref in self.secrets for value in ref.values())
 
     @cached_property
-    def _keys(self) -> tuple[bytes, ...]:
+    def keys(self) -> tuple[bytes, ...]:
         """The HMAC keys: each secret as UTF-8, leaving out blank ones as the library does."""
         return tuple(v.encode() for v in self._secret_values if v.strip(" \t\r\n\f\v"))
 
@@ -91,7 +77,7 @@ class StripeSource(Source):
         if not signatures or not now - tolerance <= timestamp <= now + tolerance:
             return False
         message = b"%d." % timestamp + body
-        for key in self._keys:
+        for key in self.keys:
             expected = signing.digest("sha256", key, message).hex()
             if any(hmac.compare_digest(expected, signature) for signature in signatures):
                 return True
@@ -112,23 +98,11 @@ class StripeSource(Source):
         raise VerificationFailed(_most_telling(failures))
 
     def parse(self, body: bytes) -> list[Event]:
-        payload = signing.json_body(body)
-        if not isinstance(payload, dict):
-            raise MalformedPayload("a Stripe event is a JSON object")
-        event_id, event_type = payload.get("id"), payload.get("type")
-        if not isinstance(event_id, str) or not event_id:
-            raise MalformedPayload("Stripe event has no 'id'")
-        if not isinstance(event_type, str) or not event_type:
-            raise MalformedPayload("Stripe event has no 'type'")
+        payload = signing.json_object(body, "Stripe")
+        event_id = signing.required_text(payload.get("id"), "Stripe event has no 'id'")
+        event_type = signing.required_text(payload.get("type"), "Stripe event has no 'type'")
         return [
-            Event(
-                source=self.name,
-                event_id=event_id,
-                type=event_type,
-                payload=payload,
-                raw=body,
-                occurred_at=sender_time(payload.get("created")),
-            )
+            self.event(event_id, event_type, payload, body, sender_time(payload.get("created")))
         ]
 
 

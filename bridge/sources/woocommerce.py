@@ -14,31 +14,26 @@ cannot be the dedupe id. The dedupe id is the topic, the resource id and the sha
 the body is rebuilt from the order when it is sent, so the same order state is the same id,
 and any change (status, `date_modified`) is a new event.
 
-The topic travels in a header, so each event keeps it next to the body in a small JSON envelope:
-replaying a stored event then gives back the same id and topic. The signature does not cover
-that header: rules check the signed order (`status`, `date_paid_gmt`), and the order's own
-`date_modified_gmt` bounds replays once the dedupe id is purged.
+The topic travels in a header, so each event keeps it next to the body in a small JSON envelope
+(`bridge.sources.body_hmac`): replaying a stored event then gives back the same id and topic.
+The signature does not cover that header: rules check the signed order (`status`,
+`date_paid_gmt`), and the order's own `date_modified_gmt` bounds replays once the dedupe id is
+purged.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Any, Literal
 
-import orjson
 from pydantic import Field
 
 from bridge.sources import signing
-from bridge.sources.base import (
-    InboundRequest,
-    MalformedPayload,
-    Source,
-    SourceOptions,
-    VerificationFailed,
-)
+from bridge.sources.base import InboundRequest, MalformedPayload, SignedOptions
+from bridge.sources.body_hmac import BodyHmacSource, enveloped, opened
 from bridge.utilities.times import sender_time
 from bridge.vocabulary.model import Event
-from bridge.vocabulary.secrets import Secret, SecretList
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
@@ -66,68 +61,57 @@ _SPECIAL_CHARS = {
 _SPECIAL_CHAR = re.compile("|".join(re.escape(entity) for entity in _SPECIAL_CHARS), re.I)
 
 
-class WooCommerceOptions(SourceOptions):
+class WooCommerceOptions(SignedOptions):
+    """`secret`: the webhook's secret(s); a variable may hold new,old during rotation."""
+
     kind: Literal["woocommerce"]
-    secret: SecretList = Field(
-        description="Webhook secret reference(s); a variable may hold new,old during rotation."
-    )
     try_topic: str = Field("order.updated", min_length=1)
     """The topic `bridge try` assumes: a body file does not carry the topic header."""
 
 
-class WooCommerceSource(Source):
+class WooCommerceSource(BodyHmacSource):
     kind = "woocommerce"
-    replays_bounded_by_body_time = True
     options_model = WooCommerceOptions
     options: WooCommerceOptions
-
-    @property
-    def secrets(self) -> list[Secret]:
-        return self.options.secret
+    signature_header = "X-WC-Webhook-Signature"
+    signature_headers = (SIGNATURE_HEADER,)
+    signature_encoding = "base64"
+    mismatch = (
+        "X-WC-Webhook-Signature does not match the body: check the webhook's secret"
+        " (WooCommerce > Settings > Advanced > Webhooks)"
+    )
+    event_type_header = "X-WC-Webhook-Topic"
+    event_id_header = "X-WC-Webhook-Topic"  # the dedupe id starts with the topic
+    headers_read = (SIGNATURE_HEADER, TOPIC_HEADER, RESOURCE_HEADER, EVENT_HEADER)
 
     def verify(self, request: InboundRequest) -> list[Event]:
         headers = {name.lower(): value.strip() for name, value in request.headers.items()}
-        signature = headers.get(SIGNATURE_HEADER, "")
-        if not signature:
-            if PING.fullmatch(request.body.strip()):
-                return []  # the unsigned ping WooCommerce sends when a webhook is saved
-            raise VerificationFailed("missing X-WC-Webhook-Signature header")
-        expected = [signing.digest("sha256", key, request.body) for key in self._keys()]
-        if not signing.any_match(expected, [signing.decode_signature(signature, "base64")]):
-            raise VerificationFailed(
-                "X-WC-Webhook-Signature does not match the body: check the webhook's secret"
-                " (WooCommerce > Settings > Advanced > Webhooks)"
-            )
+        if not headers.get(SIGNATURE_HEADER) and PING.fullmatch(request.body.strip()):
+            return []  # the unsigned ping WooCommerce sends when a webhook is saved
+        self.check_signature(headers, request.body)
         topic = headers.get(TOPIC_HEADER) or _topic_from(headers)
         if not topic:
             raise MalformedPayload("missing X-WC-Webhook-Topic header")
         payload = signing.json_object(request.body, "WooCommerce")
         return [self._event(topic, payload, request.body)]
 
-    @property
-    def event_type_header(self) -> str:
-        return "X-WC-Webhook-Topic"
-
-    @property
-    def event_id_header(self) -> str:
-        return "X-WC-Webhook-Topic"  # the dedupe id starts with the topic
-
     def parse(self, body: bytes) -> list[Event]:
         document = signing.json_object(body, "WooCommerce")
-        stored = document.get(ENVELOPE)
-        if isinstance(stored, dict) and isinstance(document.get("body"), str):
-            raw = document["body"].encode()
-            payload = signing.json_object(raw, "WooCommerce")
-            return [self._event(str(stored.get("topic")), payload, raw)]
+        stored = opened(document, ENVELOPE, "WooCommerce")
+        if stored is not None:
+            headers, raw, payload = stored
+            return [self._event(str(headers.get("topic")), payload, raw)]
         return [self._event(self.options.try_topic, document, body)]
 
-    def _keys(self) -> list[bytes]:
+    @cached_property
+    def keys(self) -> tuple[bytes, ...]:
+        """Each secret as saved and as WordPress decodes it (`&amp;` keyed as `&`)."""
         keys: list[bytes] = []
         for value in (value for ref in self.secrets for value in ref.values()):
             for key in (value, _SPECIAL_CHAR.sub(lambda m: _SPECIAL_CHARS[m[0].lower()], value)):
                 if key.encode() not in keys:
                     keys.append(key.encode())
-        return keys
+        return tuple(keys)
 
     def _event(self, topic: str, payload: dict[str, Any], body: bytes) -> Event:
         resource_id = payload.get("id")
@@ -137,15 +121,8 @@ class WooCommerceSource(Source):
         occurred = sender_time(payload.get("date_modified_gmt"), unzoned_utc=True) or sender_time(
             payload.get("date_created_gmt"), unzoned_utc=True
         )
-        envelope = {ENVELOPE: {"topic": topic}, "body": body.decode()}
-        return Event(
-            source=self.name,
-            event_id=event_id,
-            type=topic,
-            payload=payload,
-            raw=orjson.dumps(envelope),
-            occurred_at=occurred,
-        )
+        raw = enveloped(ENVELOPE, {"topic": topic}, body)
+        return self.event(event_id, topic, payload, raw, occurred)
 
 
 def _topic_from(headers: dict[str, str]) -> str:

@@ -1,4 +1,5 @@
-"""The durable outbox: events, deliveries and attempts behind the `Store` protocol."""
+"""The durable outbox: events, deliveries and attempts behind four roles (`bridge.store.base`),
+its rules written once (`rules.py`), one package of SQL per dialect."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The durable outbox behind one small interface, so SQLite and PostgreSQL are interchangeable.
+"""The durable outbox's records and its four roles, so SQLite and PostgreSQL are interchangeable.
+
+`Outbox` (ingest, claim, record, release) is the hot path; `Ledger` the reads a person makes;
+`Maintenance` what an operator changes; `Lifecycle` opening and closing. `Store` is all four,
+and each caller is typed to the one it uses.
 
 Times are integer unix milliseconds, passed in by the caller (tests control the clock).
 Every method is a coroutine and never blocks the event loop; `ingest` commits durably before it
@@ -7,7 +11,7 @@ returns, so its caller may acknowledge the sender.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -24,9 +28,7 @@ class StoreRefused(Exception):
     help, so it is answered as bad input, never as an outage."""
 
 
-# The records made or read for every webhook and every delivery attempt are slotted but not
-# frozen: a frozen dataclass sets each field through object.__setattr__, which made building
-# them cost three times as much. Nothing mutates them after construction.
+# Slotted, not frozen: frozen sets each field via object.__setattr__ (docs/benchmarks.md, levers)
 @dataclass(slots=True)
 class NewDelivery:
     destination: str
@@ -49,24 +51,6 @@ class NewEvent:
     """JSON: per-rule results and a one-line reason."""
     raw: bytes
     deliveries: tuple[NewDelivery, ...] = ()
-
-
-def unstorable(events: Sequence[NewEvent]) -> str | None:
-    """Why one of `events` holds text no store keeps, or None.
-
-    PostgreSQL's text refuses the NUL character; SQLite would keep it. Both stores refuse it,
-    so an event behaves the same on either. Values a sender controls are refused earlier,
-    by name (at parse, or as an `unmapped` field); this is the last line.
-    """
-    for event in events:
-        if "\x00" in event.event_id:
-            return "the event id holds a NUL character, which the store cannot keep"
-        if "\x00" in event.type:
-            return "the event type holds a NUL character, which the store cannot keep"
-        for delivery in event.deliveries:
-            if "\x00" in delivery.dedupe_key:
-                return "a conversion's key holds a NUL character, which the store cannot keep"
-    return None
 
 
 @dataclass(slots=True)
@@ -225,15 +209,18 @@ class PurgeCounts:
     events_deleted: int
 
 
-class Store(Protocol):
-    def ingest(self, events: Sequence[NewEvent]) -> Awaitable[list[Stored]]:
-        """Store events and their deliveries in one durable transaction (awaitable: a coroutine,
-        or the SQLite writer's future, which saves a frame on every webhook).
+class Ingests(Protocol):
+    async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
+        """Store events and their deliveries in one durable transaction.
 
         Idempotent on (source, event_id): a repeat is `duplicate` and creates nothing. A delivery
         whose (destination, dedupe_key) exists already is not created again.
         """
         ...
+
+
+class Outbox(Ingests, Protocol):
+    """The hot path: events in, deliveries leased out to workers and their attempts recorded."""
 
     async def claim(
         self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]
@@ -256,9 +243,31 @@ class Store(Protocol):
         """Give leased deliveries back without an attempt (graceful shutdown)."""
         ...
 
+
+class Ledger(Protocol):
+    """What a person reads: events, their traces, deliveries, the queue."""
+
+    async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
+        """Stored events, newest first."""
+        ...
+
+    async def event_trace(self, source: str, event_id: str) -> EventTrace | None: ...
+
     async def list_deliveries(
         self, *, status: DeliveryStatus | None, destination: str | None, limit: int
     ) -> list[DeliveryView]: ...
+
+    async def queue_depth(self, now: int) -> list[QueueDepth]:
+        """Pending deliveries per destination (destinations with none are left out)."""
+        ...
+
+    async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
+        """Stored raw bodies for replay, oldest first."""
+        ...
+
+
+class Maintenance(Protocol):
+    """What an operator changes: retries, retention, replays."""
 
     async def retry_deliveries(
         self,
@@ -284,16 +293,6 @@ class Store(Protocol):
         retention), so the conversion is never recorded again."""
         ...
 
-    async def list_events(self, where: EventFilter, limit: int) -> list[EventView]:
-        """Stored events, newest first."""
-        ...
-
-    async def event_trace(self, source: str, event_id: str) -> EventTrace | None: ...
-
-    async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
-        """Stored raw bodies for replay, oldest first."""
-        ...
-
     async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
         """Re-record stored events under new mapping results.
 
@@ -305,10 +304,8 @@ class Store(Protocol):
         """
         ...
 
-    async def queue_depth(self, now: int) -> list[QueueDepth]:
-        """Pending deliveries per destination (destinations with none are left out)."""
-        ...
 
+class Lifecycle(Protocol):
     async def ping(self) -> None:
         """Raise `StoreUnavailable` unless the store answers."""
         ...
@@ -318,3 +315,7 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class Store(Outbox, Ledger, Maintenance, Lifecycle, Protocol):
+    """A whole store, as `open_store` returns it; each caller takes the one role it uses."""

@@ -68,7 +68,7 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     BATCH_LINES = 64
     """Lines written together at most (about 20 KB): 256 was slower under load, each write
     sweeping a few hundred KB (the lines, their join, its encoding) through the CPU's cache
-    (docs/benchmarks.md, seventh round)."""
+    (docs/benchmarks.md, "The levers")."""
 
     def __init__(self, stream: TextIO, interval: float = 0.1, batch: int = BATCH_LINES) -> None:
         super().__init__(stream)
@@ -125,8 +125,8 @@ def info_line(logger: logging.Logger, message: str, fields: Mapping[str, object]
     When the only thing that would see the record is bridge's own batching JSON handler (no
     handler, filter or level of anyone else's on the way: what `configure_logging` sets up),
     the line goes to that handler directly, as the same bytes, without a `LogRecord`, the
-    hierarchy walk and the handler's filters: measured at 8 % of the instructions per ingested
-    request for the logging module's way. Anything else (a test's capturing handler, text
+    hierarchy walk and the handler's filters, which cost a share of every webhook
+    (docs/benchmarks.md, "The levers"). Anything else (a test's capturing handler, text
     format, another level) takes the logging module's way."""
     handler = _sole_json_handler(logger)
     if handler is None:

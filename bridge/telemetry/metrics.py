@@ -32,11 +32,9 @@ _VENDOR = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 class Tally:
     """A counter family held as plain integers, for the counts made on every webhook.
 
-    prometheus_client's `Counter` takes a lock and makes several calls per increment, after
-    its labelled child is looked up: 34,000 instructions per webhook for its three counts and
-    one timing, 12,000 held this way. These are only counted on the event loop, where a dict of
-    ints needs no lock; `Metrics` hands them to its registry, so the exposition is still the
-    library's (without the `_created` series)."""
+    Counted only on the event loop, so a dict of ints needs none of the library's locks and
+    calls (a third of their cost, docs/benchmarks.md); `Metrics` hands them to its registry, so
+    the exposition is still the library's (without the `_created` series)."""
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
         self.name = name

@@ -32,13 +32,14 @@ from bridge.sources import (
     refuse_control_characters,
 )
 from bridge.store.base import (
+    Ingests,
     NewDelivery,
     NewEvent,
-    Store,
     Stored,
     StoreRefused,
     StoreUnavailable,
 )
+from bridge.store.rules import duplicate_reason
 from bridge.telemetry.logs import info_line
 from bridge.telemetry.metrics import Metrics
 from bridge.utilities.safe_text import clipped
@@ -81,7 +82,7 @@ class Ingestor:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: Ingests,
         *,
         on_new_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
@@ -157,10 +158,8 @@ class Ingestor:
             log.info("webhook with nothing to record", extra={**context, "status": 200})
             return Reply.json(200, {"status": "ok", "reason": "nothing to record"}, source), []
         planned = [self.plan(event, now) for event in events]
-        # The parsed payloads (about 10 KB of objects for a 2 KB event) are done with: freed
-        # before the commit is awaited, their memory is reused, still in the CPU's cache, by the
-        # next request's parse instead of being held by each of the 64 requests in flight
-        # (measured: 7 to 10 % less CPU per request, docs/benchmarks.md).
+        # Freed before the commit is awaited, so the next parse reuses memory still in the CPU's
+        # cache instead of every request in flight holding its payload (docs/benchmarks.md).
         del events
         try:
             stored = await self._store.ingest([plan.event for plan in planned])
@@ -298,7 +297,7 @@ def _answer(plan: Plan, stored: Stored) -> dict[str, Any]:
         answer["deliveries"] = stored.new_deliveries
     if stored.outcome == "duplicate":
         answer["reason"] = (
-            f"conversion already recorded from event {stored.duplicate_of}"
+            duplicate_reason(stored.duplicate_of)
             if stored.duplicate_of
             else "event already received"
         )

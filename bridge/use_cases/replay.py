@@ -11,12 +11,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bridge.mapping.config import Config
 from bridge.sources import SourceError
-from bridge.store.base import EventFilter, EventOutcome, RawEvent, Store, Stored
+from bridge.store.base import (
+    EventFilter,
+    EventOutcome,
+    Ingests,
+    Ledger,
+    Maintenance,
+    RawEvent,
+    Stored,
+)
+from bridge.store.rules import duplicate_reason
 from bridge.use_cases.ingest import Ingestor, Plan
 from bridge.vocabulary.model import Event
+
+
+class ReplayStore(Ledger, Maintenance, Ingests, Protocol):
+    """What a replay uses: the stored bodies, the re-recording, and the planner's store."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +45,7 @@ class Replayed:
 
 
 async def replay(
-    store: Store,
+    store: ReplayStore,
     config: Config,
     filters: Sequence[EventFilter],
     *,
@@ -87,7 +101,7 @@ def _recover(config: Config, raw: RawEvent) -> tuple[Event | None, str | None]:
 def _replayed(raw: RawEvent, plan: Plan, stored: Stored) -> Replayed:
     reason = plan.reason
     if stored.outcome == "duplicate":
-        reason = f"conversion already recorded from event {stored.duplicate_of}"
+        reason = duplicate_reason(stored.duplicate_of)
     return Replayed(
         raw.source, raw.event_id, raw.outcome, stored.outcome, reason, stored.new_deliveries
     )

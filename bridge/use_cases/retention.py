@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bridge.store.base import PurgeCounts, Store, StoreUnavailable
+from bridge.store.base import Maintenance, PurgeCounts, StoreUnavailable
 
 log = logging.getLogger("bridge.retention")
 
@@ -16,7 +16,7 @@ DAY_MS = 86_400_000
 
 
 async def purge_once(
-    store: Store,
+    store: Maintenance,
     *,
     payload_days: float,
     dedupe_days: float,
@@ -39,7 +39,7 @@ async def purge_once(
 
 
 async def run_retention(
-    store: Store, *, payload_days: float, dedupe_days: float, interval_seconds: float
+    store: Maintenance, *, payload_days: float, dedupe_days: float, interval_seconds: float
 ) -> None:
     """Purge now and then every `interval_seconds`, until cancelled."""
     while True:

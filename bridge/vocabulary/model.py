@@ -23,14 +23,12 @@ def has_control_character(text: str) -> bool:
     """Whether `text` holds a control character (NUL, a line break, ...): no id or event type a
     sender or vendor issues does, and not every store can keep one (PostgreSQL refuses NUL).
 
-    `isprintable()` (a fifth of the regex's cost) is True for every id and type a sender
-    writes, and False for every control character; only then is the regex asked."""
+    The cheap `isprintable()` answers for every id a sender writes; only text it finds
+    unprintable is asked of the regex (docs/benchmarks.md)."""
     return not text.isprintable() and _CONTROL_CHARACTER.search(text) is not None
 
 
-# `Event`, `Provenance` and `Conversion` are made for every webhook: slotted but not frozen, as in
-# bridge/store/base.py (a frozen dataclass sets each field through object.__setattr__, which
-# made building a Conversion cost three times as much). Nothing mutates them once built.
+# Made per webhook, so slotted and not frozen (docs/benchmarks.md); none is changed once built.
 @dataclass(slots=True)
 class Event:
     """One verified sender event. `event_id` is the sender's own id: the idempotency key."""
@@ -58,31 +56,31 @@ class Provenance:
 class Conversion:
     """What any vendor needs to credit a conversion, and nothing vendor-specific.
 
-    Identity fields are opaque strings from the browser side (pagent session/user ids, Convert
-    visitor id, Scanova scan session, Conductrics session). Raw emails never get here: only
-    `email_sha256`. Revenue is `Money` in minor units. `exposure` (experience -> variation) and
-    `segments` (visitor attributes for report breakdowns) are what the browser knew, where the
-    sender carries it.
+    Identity fields are opaque strings from the browser side: `session_id` (a session or scan
+    session), `user_id` (a known user), `visitor_id` (the vendor's cookie or bucketing id).
+    The goal is `goal_id` (a vendor's goal id or code) or `event_name`. Revenue is `Money` in
+    minor units. `exposure` (experience -> variation) is what the browser knew, where the
+    sender carries it. `consent` is the visitor's answer, for vendors that take one.
+
+    `vendor_fields` holds, by field name, what only some vendors read (pagent's `label`,
+    Convert's `segments`): each is declared, coerced and read by its vendor's module
+    (`bridge/destinations/fields.py`); the core never looks inside. The stored JSON writes
+    them as keys like the core's.
     """
 
     occurred_at: datetime
     provenance: Provenance
     session_id: str | None = None
     user_id: str | None = None
-    visit_id: str | None = None
     visitor_id: str | None = None
-    external_id: str | None = None
-    email_sha256: str | None = None
     goal_id: str | None = None
-    label: str | None = None
     event_name: str | None = None
     exposure: dict[str, str] | None = None
-    segments: dict[str, str | list[str]] | None = None
     revenue: Money | None = None
     transaction_id: str | None = None
-    products_count: int | None = None
     properties: dict[str, Any] | list[Any] | None = None
     consent: Consent | None = None
+    vendor_fields: dict[str, Any] | None = None
 
     def dedupe_key(self) -> str:
         """The identity of this conversion across events.
@@ -92,44 +90,59 @@ class Conversion:
         payment). Without one, each (event, rule) pair is its own conversion.
         """
         if self.transaction_id is not None:
-            goal = self.goal_id or self.event_name or self.label or ""
+            goal = self.goal_id or self.event_name or ""
             return f"txn:{goal}:{self.transaction_id}"
         p = self.provenance
         return f"evt:{p.source}:{p.event_id}:{p.rule}"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form; `from_dict` reverses it exactly."""
-        data = self._orjson_ready()
+        """JSON-ready form, its objects and arrays copied; `from_dict` reverses it exactly."""
+        data = self._orjson_ready(_DICT_STEPS)
         data["occurred_at"] = self.occurred_at.isoformat()
+        extra = self.vendor_fields
+        if extra:
+            data.update(
+                (k, _copied(v) if isinstance(v, dict | list) else v) for k, v in extra.items()
+            )
         return data
 
     def to_json(self) -> bytes:
         """`to_dict` as the JSON bytes the store keeps, with the time written by orjson: the
         same text as `isoformat()`, without formatting it in Python on every webhook."""
-        return orjson.dumps(self._orjson_ready())
+        data = self._orjson_ready(_JSON_STEPS)
+        extra = self.vendor_fields
+        if extra:
+            data.update(extra)
+        return orjson.dumps(data)
 
-    def _orjson_ready(self) -> dict[str, Any]:
-        """Built field by field: `dataclasses.asdict` deep-copies every leaf (datetimes included),
-        which cost a tenth of the ingest path. Only the fields below need converting; nested
-        dicts and lists are copied one level, which is all a JSON-ready view needs (their values
-        are strings or plain JSON)."""
+    def _orjson_ready(self, steps: _Steps) -> dict[str, Any]:
+        """Built field by field: `dataclasses.asdict` deep-copies every leaf, which the ingest
+        path cannot afford (docs/benchmarks.md)."""
         data: dict[str, Any] = {}
-        for (name, convert), value in zip(_JSON_STEPS, _ALL_FIELDS(self), strict=True):
+        for (name, convert), value in zip(steps, _CORE_VALUES(self), strict=True):
             if value is not None:
                 data[name] = value if convert is None else convert(value)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Conversion:
+        """Every key that is no core field is a vendor field (`vendor_fields`), as written."""
         values = dict(data)
+        extra: dict[str, Any] = {}
+        for name in data:  # a loop: Python 3.11 makes a comprehension a call of its own
+            if name not in _STORED_NAMES:
+                extra[name] = values.pop(name)
         values["occurred_at"] = datetime.fromisoformat(values["occurred_at"]).astimezone(UTC)
         values["provenance"] = Provenance(**values["provenance"])
         if "revenue" in values:
             values["revenue"] = Money(**values["revenue"])
-        return cls(**values)
+        return cls(**values, vendor_fields=extra or None)
 
 
-_CONVERSION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Conversion))
+_CORE_NAMES: tuple[str, ...] = tuple(
+    f.name for f in fields(Conversion) if f.name != "vendor_fields"
+)
+_STORED_NAMES = frozenset(_CORE_NAMES)
 _PROVENANCE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Provenance))
 
 
@@ -142,20 +155,22 @@ def _copied(value: dict[str, Any] | list[Any]) -> dict[str, Any] | list[Any]:
 _TO_JSON: dict[str, Callable[[Any], Any]] = {
     "provenance": lambda p: {name: getattr(p, name) for name in _PROVENANCE_NAMES},
     "revenue": lambda money: {"minor": money.minor, "currency": money.currency},
-    "exposure": _copied,
-    "segments": _copied,
-    "properties": _copied,
 }
-"""How each non-string field is made ready for orjson (everything else is kept as it is)."""
-_JSON_STEPS = tuple((name, _TO_JSON.get(name)) for name in _CONVERSION_NAMES)
-_ALL_FIELDS = operator.attrgetter(*_CONVERSION_NAMES)
-"""Every field's value in one call, in `_JSON_STEPS` order."""
-CONVERSION_FIELDS: frozenset[str] = frozenset(
-    f.name for f in fields(Conversion) if f.name != "provenance"
+"""How each field that is no plain JSON value is made ready for orjson."""
+_Steps = tuple[tuple[str, Callable[[Any], Any] | None], ...]
+_JSON_STEPS: _Steps = tuple((name, _TO_JSON.get(name)) for name in _CORE_NAMES)
+_DICT_STEPS: _Steps = tuple(
+    (name, _copied if name in ("exposure", "properties") else _TO_JSON.get(name))
+    for name in _CORE_NAMES
 )
+"""As `_JSON_STEPS`, with the objects and arrays copied one level for `to_dict`'s caller."""
+_CORE_VALUES = operator.attrgetter(*_CORE_NAMES)
+"""Every core field's value in one call, in `_JSON_STEPS` order."""
+CONVERSION_FIELDS: frozenset[str] = frozenset(name for name in _CORE_NAMES if name != "provenance")
+"""The core fields a rule maps; vendors declare the others (`bridge/destinations/fields.py`)."""
 
 
-@dataclass(slots=True)  # not frozen: made for every event, see bridge/store/base.py
+@dataclass(slots=True)  # not frozen: made for every event (docs/benchmarks.md)
 class RuleResult:
     """What one rule made of one event: a conversion, or why not."""
 

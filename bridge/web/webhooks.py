@@ -1,10 +1,10 @@
 """`POST /webhooks/{source}` as a plain ASGI app, the one path every webhook takes.
 
 Starlette's router, its two exception middlewares and its `Request`/`Response` objects cost more
-CPU per request than the rest of the HTTP stack (measured: about 50 µs of 250 on the ingest
-path). The app calls this endpoint directly for webhook POSTs and keeps starlette for everything
-else, so the answers are the same either way: the body is read up to the size limit, the ingest
-use case decides, and an unexpected failure is a 500 that is logged, leaves nothing half-sent,
+CPU per request than the rest of the HTTP stack (docs/benchmarks.md, "The levers"). The app
+calls this endpoint directly for webhook POSTs and keeps starlette for everything else, so the
+answers are the same either way: the body is read up to the size limit, the ingest use case
+decides, and an unexpected failure is a 500 that is logged, leaves nothing half-sent,
 and says `Connection: close` (the server closes the connection after it).
 
 A body is taken as the bytes it is: a content coding (`Content-Encoding: gzip`) or a transfer

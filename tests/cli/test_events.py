@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -51,7 +52,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def stored_json(capsys: pytest.CaptureFixture[str], *command: str) -> object:
+def stored_json(capsys: pytest.CaptureFixture[str], *command: str) -> Any:
     capsys.readouterr()
     assert main([*command, "--json"]) == 0
     return orjson.loads(capsys.readouterr().out)
@@ -66,7 +67,7 @@ def test_events_list_filters_by_outcome_source_and_time(
     assert "unmapped" in out
     assert "session_id" in out  # the reason names the missing field
     listed = stored_json(capsys, "events", "list", "--outcome", "unmapped", "--since", "1h")
-    assert [e["event_id"] for e in listed] == ["evt_b", "evt_a"]  # type: ignore[index]
+    assert [e["event_id"] for e in listed] == ["evt_b", "evt_a"]
     assert stored_json(capsys, "events", "list", "--outcome", "accepted") == []
     assert stored_json(capsys, "events", "list", "--source", "stripe-eu") == []
     assert stored_json(capsys, "events", "list", "--until", "2020-01-01") == []
@@ -84,7 +85,7 @@ def test_replay_dry_run_shows_old_and_new_outcome_and_changes_nothing(
     assert "stripe:evt_a" in out
     assert "unmapped  ->  accepted" in out
     assert "nothing stored or sent" in out
-    [event] = stored_json(capsys, "events", "list")  # type: ignore[misc]
+    [event] = stored_json(capsys, "events", "list")
     assert event["outcome"] == "unmapped"
     assert stored_json(capsys, "deliveries", "list") == []
 
@@ -94,14 +95,14 @@ def test_replay_after_fixing_the_mapping_delivers_once_however_often_it_runs(
 ) -> None:
     asyncio.run(receive_with_wrong_mapping(environment, tmp_path, "evt_a", "evt_b"))
     replayed = stored_json(capsys, "replay", "--outcome", "unmapped", "--since", "1d")
-    assert [(r["event_id"], r["before"], r["after"], r["new_deliveries"]) for r in replayed] == [  # type: ignore[union-attr]
+    assert [(r["event_id"], r["before"], r["after"], r["new_deliveries"]) for r in replayed] == [
         ("evt_a", "unmapped", "accepted", 1),
         ("evt_b", "unmapped", "accepted", 1),
     ]
     again = stored_json(capsys, "replay", "evt_a", "evt_b")
-    assert [r["new_deliveries"] for r in again] == [0, 0]  # type: ignore[union-attr]
+    assert [r["new_deliveries"] for r in again] == [0, 0]
     deliveries = stored_json(capsys, "deliveries", "list")
-    assert sorted(d["event_id"] for d in deliveries) == ["evt_a", "evt_b"]  # type: ignore[union-attr]
+    assert sorted(d["event_id"] for d in deliveries) == ["evt_a", "evt_b"]
 
 
 def test_replay_needs_a_selection(capsys: pytest.CaptureFixture[str]) -> None:
@@ -144,7 +145,7 @@ def test_events_show_tells_the_whole_story_with_the_vendor_answer(
     assert "-> pagent (rule stripe-checkout-paid): pending after 1 attempt" in after
     assert "HTTP 503  41 ms  HTTP 503: upstream busy" in after
     trace = stored_json(capsys, "events", "show", "evt_a")
-    [delivery] = trace["deliveries"]  # type: ignore[index]
+    [delivery] = trace["deliveries"]
     assert delivery["conversion"]["transaction_id"] == "pi_0"
     assert [a["http_status"] for a in delivery["attempts"]] == [503]
 

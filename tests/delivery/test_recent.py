@@ -54,7 +54,7 @@ async def test_what_ingest_keeps_is_what_the_stored_bytes_decode_to(
     config = load_config(mappings_for(example, tmp_path / "mappings"), ENV)
     store = RecordingStore()
     recent = RecentConversions()
-    ingestor = Ingestor(config, store, recent=recent)  # type: ignore[arg-type]
+    ingestor = Ingestor(config, store, recent=recent)
     raw, headers = s.signed(s.sample("checkout.session.completed"))
     lowered = {k.lower(): v for k, v in headers.items()}
     reply = await ingestor.receive("stripe", InboundRequest("POST", "/", lowered, raw))
@@ -79,7 +79,7 @@ def test_every_field_kind_survives_as_the_stored_bytes_would_decode() -> None:
         session_id="s_1",
         goal_id="paid",
         exposure={"exp_1": "var_b"},
-        segments={"plan": ["pro", "annual"], "country": "DE"},
+        vendor_fields={"segments": {"plan": ["pro", "annual"], "country": "DE"}},
         properties=[{"sku": "é-1", "qty": [1, 2]}],
         revenue=Money(1999, "EUR"),
         transaction_id="pi_1",

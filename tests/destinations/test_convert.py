@@ -30,10 +30,15 @@ def test_conversions_of_one_visitor_share_an_entry_and_visitors_share_a_request(
                 visitor_id="v-1",
                 goal_id="100",
                 exposure={"200": "300"},
-                segments={"browser": "CH"},
+                vendor_fields={"segments": {"browser": "CH"}},
             ),
             conversion(2, visitor_id="v-2", goal_id="100"),
-            conversion(3, visitor_id="v-1", goal_id="101", segments={"devices": ["DESK"]}),
+            conversion(
+                3,
+                visitor_id="v-1",
+                goal_id="101",
+                vendor_fields={"segments": {"devices": ["DESK"]}},
+            ),
         ]
     )
     assert request.method == "POST"
@@ -71,7 +76,7 @@ def test_revenue_goes_in_a_second_event_with_goal_data_as_the_sdks_send_it() -> 
                 goal_id="100",
                 exposure={"200": "300"},
                 revenue=Money(2499, "USD"),
-                products_count=3,
+                vendor_fields={"products_count": 3},
                 transaction_id="pi_1",
                 properties={"plan": "pro"},
             ),
@@ -173,7 +178,9 @@ def test_empty_segments_as_convert_builds_them_for_an_unknown_visitor_are_not_se
     """Convert's integration guide sends `country: ''` and `customSegments: []` when unknown."""
     unknown = {"browser": "OTH", "country": "", "campaign": "", "customSegments": []}
     assert convert().validate_field("segments", unknown) is None
-    [request] = convert().requests([conversion(visitor_id="v", goal_id="1", segments=unknown)])
+    [request] = convert().requests(
+        [conversion(visitor_id="v", goal_id="1", vendor_fields={"segments": unknown})]
+    )
     [visitor] = orjson.loads(request.body)["visitors"]
     assert visitor["segments"] == {"browser": "OTH"}
 

@@ -1,5 +1,6 @@
 import calendar
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -31,21 +32,26 @@ def pagent(
     return PagentDestination("pagent", validated)
 
 
-def conversion(n: int = 1, **fields: object) -> Conversion:
-    values: dict[str, object] = {
+def conversion(n: int = 1, **fields: Any) -> Conversion:
+    values: dict[str, Any] = {
         "session_id": f"s_{n}",
         "user_id": f"u_{n}",
         "goal_id": "goal-uuid",
         **fields,
     }
-    return Conversion(
-        occurred_at=WHEN, provenance=Provenance("stripe", f"evt_{n}", "r", "f", "v"), **values
-    )  # type: ignore[arg-type]
+    provenance = Provenance("stripe", f"evt_{n}", "r", "f", "v")
+    return Conversion(occurred_at=WHEN, provenance=provenance, **values)
 
 
 def test_v1_body_is_exactly_the_documented_shape() -> None:
     [request] = pagent().requests(
-        [conversion(label="purchase", revenue=Money(2499, "USD"), properties={"plan": "pro"})]
+        [
+            conversion(
+                vendor_fields={"label": "purchase"},
+                revenue=Money(2499, "USD"),
+                properties={"plan": "pro"},
+            )
+        ]
     )
     assert request.method == "POST"
     assert request.url == "http://127.0.0.1:9/v1/conversions"
@@ -86,7 +92,7 @@ def test_revenue_is_an_integer_in_minor_units(money: Money, revenue: int) -> Non
 
 def test_v2_sends_one_request_per_conversion_with_session_data() -> None:
     requests = pagent("v2").requests(
-        [conversion(1, visit_id="v_1", label="purchase"), conversion(2)]
+        [conversion(1, vendor_fields={"visit_id": "v_1", "label": "purchase"}), conversion(2)]
     )
     assert [r.url for r in requests] == ["http://127.0.0.1:9/v2/conversions"] * 2
     assert [r.items for r in requests] == [(0,), (1,)]

@@ -32,8 +32,7 @@ def test_one_event_is_exactly_the_documented_shape() -> None:
         event_name="Purchase",
         revenue=Money(9999, "USD"),
         transaction_id="pi_1",
-        email_sha256=email_hash,
-        external_id="user_12345",
+        vendor_fields={"email_sha256": email_hash, "external_id": "user_12345"},
         properties={"order_id": "order_789"},
         consent="granted",
     )

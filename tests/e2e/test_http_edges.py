@@ -11,7 +11,7 @@ import asyncio
 import gzip
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -35,10 +35,14 @@ class Running:
     app: BridgeApp
     port: int
     admin_port: int
+    connections: list[Connection] = field(default_factory=list)
+    """Every connection a test opened, closed when the server stops."""
 
     async def connect(self, port: int | None = None) -> Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port or self.port)
-        return Connection(reader, writer)
+        connection = Connection(reader, writer)
+        self.connections.append(connection)
+        return connection
 
 
 @dataclass
@@ -88,9 +92,13 @@ async def running(settings: Settings) -> AsyncIterator[Running]:
         while not server.started:
             assert not task.done(), "the server did not start"
             await asyncio.sleep(0.01)
+    ports = listeners.public.getsockname()[1], listeners.admin.getsockname()[1]
+    serving = Running(app, *ports)
     try:
-        yield Running(app, listeners.public.getsockname()[1], listeners.admin.getsockname()[1])
+        yield serving
     finally:
+        for connection in serving.connections:
+            connection.close()
         server.should_exit = True
         await asyncio.wait_for(task, 30)
 

@@ -111,6 +111,8 @@ def test_the_local_stand_in_prints_what_bridge_delivers(bridge_process: BridgePr
     finally:
         stand_in.terminate()
         stand_in.wait(10)
+        if stand_in.stdout is not None:
+            stand_in.stdout.close()
 
 
 def _listening(port: int) -> bool:

@@ -56,7 +56,7 @@ def test_a_paid_checkout_reaches_pagent_exactly_as_documented(
                 "conversion_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
                 "label": "purchase",
                 "revenue": 2499,
-                "time": payload["created"] * 1000,  # type: ignore[operator]
+                "time": payload["created"] * 1000,
             }
         ]
     }
@@ -76,7 +76,7 @@ def test_the_same_event_delivered_twice_reaches_pagent_once(
     assert send(bridge_process, payload)["status"] == "accepted"
     assert send(bridge_process, payload)["status"] == "duplicate"
     # Stripe also reports the same payment as payment_intent.succeeded: still one conversion.
-    payment = s.event("payment_intent.succeeded", id=payload["data"]["object"]["payment_intent"])  # type: ignore[index]
+    payment = s.event("payment_intent.succeeded", id=payload["data"]["object"]["payment_intent"])
     assert send(bridge_process, payment)["status"] == "duplicate"
     vendor.wait_for(1, acknowledged=True)
     time.sleep(0.5)  # several worker polls: nothing more may arrive

@@ -10,6 +10,7 @@ import hashlib
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -47,7 +48,7 @@ def start(
     return BridgeProcess(tmp_path, env).start(*args)
 
 
-def send(bridge: BridgeProcess, **fields: object) -> None:
+def send(bridge: BridgeProcess, **fields: Any) -> None:
     raw, headers = s.signed(s.event("checkout.session.completed", **fields))
     response = bridge.post("/webhooks/stripe", raw, headers)
     assert response.status_code == 200, response.text

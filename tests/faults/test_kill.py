@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -97,6 +98,10 @@ class Senders:
                     self.answers[n] = status
 
 
+def reached(senders: Senders, count: int) -> bool:
+    return senders.sent() >= count
+
+
 def test_sigkill_mid_stream_loses_nothing_acknowledged_and_half_stores_nothing(
     bridge: FaultProcess, vendor: FaultyVendor
 ) -> None:
@@ -108,7 +113,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged_and_half_stores_nothing(
     with ThreadPoolExecutor(SENDERS) as pool:
         running = [pool.submit(senders.run) for _ in range(SENDERS)]
         for threshold in kill_after:
-            wait_until(lambda t=threshold: senders.sent() >= t, timeout=60, interval=0.005)
+            wait_until(partial(reached, senders, threshold), timeout=60, interval=0.005)
             time.sleep(rng.uniform(0, 0.15))
             senders.up.clear()  # senders pause while bridge is down (their in-flight posts fail)
             kill_times.append(time.monotonic())

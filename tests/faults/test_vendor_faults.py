@@ -12,6 +12,7 @@ import itertools
 import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,16 @@ def post_all(bridge: FaultProcess, events: list[dict[str, Any]]) -> list[dict[st
         return list(pool.map(post, events))
 
 
-def serve(tmp_path: Path, vendor: FaultyVendor, **mapping: float) -> FaultProcess:
-    folder = fault_mappings(tmp_path, timeout_seconds=TIMEOUT_SECONDS, **mapping)
+def settled_states(bridge: FaultProcess) -> dict[str, tuple[str, int]] | None:
+    """Every delivery's (status, attempts) once none is pending, else None."""
+    found = bridge.delivery_states()
+    if found and all(status != "pending" for status, _ in found.values()):
+        return found
+    return None
+
+
+def serve(tmp_path: Path, vendor: FaultyVendor, *, max_age_hours: float = 0.05) -> FaultProcess:
+    folder = fault_mappings(tmp_path, timeout_seconds=TIMEOUT_SECONDS, max_age_hours=max_age_hours)
     return FaultProcess(
         tmp_path,
         {
@@ -100,15 +109,7 @@ def test_every_conversion_arrives_once_after_the_vendor_recovers(
     assert [a["status"] for a in answers] == ["accepted"] * count
 
     expected = {session_id(tag, n) for n in range(count)}
-    states = wait_until(
-        lambda: (
-            (found := bridge.delivery_states())
-            and all(status != "pending" for status, _ in found.values())
-            and found
-        ),
-        timeout=60,
-        interval=0.1,
-    )
+    states = wait_until(partial(settled_states, bridge), timeout=60, interval=0.1)
     accepted = vendor.accepted()
     assert set(accepted) == expected  # every conversion arrived ...
     assert sorted(set(accepted.values())) == [1]  # ... exactly once

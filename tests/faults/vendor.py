@@ -107,7 +107,9 @@ class FaultyVendor(LoopbackServer):
                     self.connection.close()
                     self.close_connection = True
                     return
-                status, headers, answer = 200, {}, {"accepted": 1}
+                status = 200
+                headers: dict[str, str] = {}
+                answer: dict[str, Any] = {"accepted": 1}
                 if fault == "500":
                     status, answer = 500, {"error": "internal error"}
                 elif fault == "429":

@@ -1,7 +1,8 @@
 """Every sender kind, behind the real app, fed generated forgeries: 400 or 401, never more.
 
-The app loads every example mapping at once (each sender's source), and each request carries
-random values in the headers those senders read. Nothing may be stored and nothing may fail.
+The app loads every shipped mapping at once (a source of each kind in the registry), and each
+request carries random values in the headers those sources say they read (`headers_read`).
+Nothing may be stored and nothing may fail.
 """
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import re
-import shutil
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -22,36 +21,11 @@ from hypothesis import strategies as st
 
 from bridge.mapping import load_config
 from bridge.runtime.settings import Settings
+from bridge.sources import SOURCE_KINDS, Source
 from bridge.web.app import create_app
-from tests.support import stripe as s
 from tests.support.app import serving
+from tests.support.senders import shipped_mappings
 
-EXAMPLES = s.REPO / "mappings" / "examples"
-HEADERS = [
-    "stripe-signature",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "svix-id",
-    "svix-timestamp",
-    "svix-signature",
-    "x-hubspot-signature-v3",
-    "x-hubspot-request-timestamp",
-    "x-hubspot-signature",
-    "x-hubspot-signature-version",
-    "x-shopify-hmac-sha256",
-    "x-shopify-topic",
-    "x-shopify-event-id",
-    "paddle-signature",
-    "x-signature",
-    "close-sig-hash",
-    "close-sig-timestamp",
-    "x-wc-webhook-signature",
-    "x-wc-webhook-topic",
-    "authorization",
-    "x-hub-signature-256",
-    "content-type",
-]
 VALUES = st.one_of(
     st.text(alphabet=st.characters(codec="latin-1"), max_size=120),
     st.integers(-(2**63), 2**63).map(str),
@@ -74,25 +48,26 @@ BODIES = st.one_of(
 TRIED = {"count": 0}
 
 
-def every_example(folder: Path) -> dict[str, str]:
-    """All example mappings with their destination files; an environment naming every secret."""
-    for path in EXAMPLES.glob("*.yaml"):
-        if not path.name.startswith("stripe-to-"):
-            shutil.copy(path, folder)
-    shutil.copy(s.REPO / "mappings" / "pagent.yaml", folder)
-    text = "".join(path.read_text() for path in folder.glob("*.yaml"))
-    return dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), "ab" * 16)
+def headers_read(sources: dict[str, Source]) -> list[str]:
+    """Every header some source reads, and the one every request has."""
+    return sorted(
+        {name for source in sources.values() for name in source.headers_read} | {"content-type"}
+    )
+
+
+@dataclass
+class Served:
+    sources: dict[str, Source]
+    client: httpx.AsyncClient
+    loop: asyncio.AbstractEventLoop
 
 
 @pytest.fixture(scope="module")
-def sources_and_client(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[list[str], httpx.AsyncClient, asyncio.AbstractEventLoop, Path]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     work = tmp_path_factory.mktemp("every-sender")
     folder = work / "mappings"
-    folder.mkdir()
-    environ = every_example(folder)
-    sources = sorted(load_config(folder, environ).sources)
+    environ = shipped_mappings(folder)
+    sources = load_config(folder, environ).sources
     database = work / "fuzz.db"
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environ.items():
@@ -105,7 +80,7 @@ def sources_and_client(
         stack = contextlib.AsyncExitStack()
         client = loop.run_until_complete(stack.enter_async_context(serving(app)))
         try:
-            yield sources, client, loop, database
+            yield Served(sources, client, loop)
         finally:
             loop.run_until_complete(stack.aclose())
             loop.close()
@@ -121,23 +96,17 @@ def sources_and_client(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(
-    data=st.data(),
-    headers=st.dictionaries(st.sampled_from(HEADERS), VALUES, max_size=8),
-    body=BODIES,
-)
+@given(data=st.data(), body=BODIES)
 def test_no_sender_accepts_or_fails_on_a_forgery(
-    sources_and_client: tuple[list[str], httpx.AsyncClient, asyncio.AbstractEventLoop, Path],
-    data: st.DataObject,
-    headers: dict[str, str],
-    body: bytes,
+    served: Served, data: st.DataObject, body: bytes
 ) -> None:
-    sources, client, loop, _ = sources_and_client
-    source = data.draw(st.sampled_from(sources))
+    source = data.draw(st.sampled_from(sorted(served.sources)))
+    names = st.sampled_from(headers_read(served.sources))
+    headers = data.draw(st.dictionaries(names, VALUES, max_size=8))
     raw = [(name.encode(), value.encode()) for name, value in headers.items()]
     TRIED["count"] += 1
-    response = loop.run_until_complete(
-        client.post(f"/webhooks/{source}", content=body, headers=raw)
+    response = served.loop.run_until_complete(
+        served.client.post(f"/webhooks/{source}", content=body, headers=raw)
     )
     if response.status_code == 200:  # only WooCommerce's unsigned creation ping, stored nowhere
         assert (source, body, response.json()["reason"]) == (
@@ -147,3 +116,16 @@ def test_no_sender_accepts_or_fails_on_a_forgery(
         )
         return
     assert response.status_code in (400, 401), (source, response.status_code, response.text)
+
+
+def test_a_source_of_every_registered_kind_is_fuzzed(served: Served) -> None:
+    assert {source.kind for source in served.sources.values()} == set(SOURCE_KINDS)
+
+
+def test_the_headers_fuzzed_are_those_the_sources_read(served: Served) -> None:
+    """Each sender's proof travels in headers it declares, so forgeries reach its check."""
+    fuzzed = headers_read(served.sources)
+    for proof in ("stripe-signature", "authorization", "x-hub-signature-256", "webhook-id"):
+        assert proof in fuzzed
+    signing = {source.kind for source in served.sources.values() if source.headers_read}
+    assert signing == set(SOURCE_KINDS) - {"salesforce"}  # its token travels in the URL

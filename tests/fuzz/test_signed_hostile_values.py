@@ -203,7 +203,8 @@ def test_a_signed_request_with_hostile_values_is_answered_and_leaves_the_connect
     bridge: Bridge, kind: str, data: st.DataObject
 ) -> None:
     sender = SENDERS[kind]
-    body = xml_body(sender, data) if kind == "salesforce" else json_body(sender, data)
+    xml = sender.samples[0].endswith(".xml")
+    body = xml_body(sender, data) if xml else json_body(sender, data)
     stamp = sender.now()
     if sender.per_second is not None and data.draw(st.integers(0, 4)) == 0:
         stamp = data.draw(HOSTILE_STAMPS)

@@ -73,7 +73,7 @@ def outcome(evaluate: Any, payload: Any) -> tuple[str, Any]:
 @given(payload=JSON)
 def test_compiled_matches_the_interpreter(text: str, payload: Any) -> None:
     parsed = jmespath.compile(text)
-    compiled = compile_tree(parsed.parsed, OPTIONS)
+    compiled = compile_tree(dict(parsed.parsed), OPTIONS)
     expected = outcome(lambda p: parsed.search(p, options=OPTIONS), payload)
     got = outcome(compiled, payload)
     assert got == expected

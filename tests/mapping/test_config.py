@@ -1,8 +1,11 @@
 from pathlib import Path
 
+import orjson
 import pytest
 
 from bridge.mapping import MappingError, load_config
+from bridge.vocabulary.model import Event
+from tests.support import stripe as s
 from tests.support.mappings import ENVIRON, PAGENT, SOURCE, write_mappings
 from tests.support.stripe import REPO
 
@@ -261,6 +264,49 @@ def test_a_constant_the_vendor_takes_changed_is_a_warning_at_its_line(tmp_path: 
         f"rule 'paid' ({folder / 'rules.yaml'}:10): destination 'convert' takes segments changed:"
         " country 'us' sent as 'US'"
     ) in warnings
+
+
+def test_a_field_no_vendor_declares_is_an_error_listing_every_field(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, source=SOURCE, pagent=PAGENT, rules=RULE + "      segment: {const: x}\n"
+    )
+    assert found == [
+        f"{tmp_path / 'mappings' / 'rules.yaml'}:10: rules[0].conversion.segment: unknown"
+        " conversion field (known: consent, email_sha256, event_name, exposure, external_id,"
+        " goal_id, label, occurred_at, products_count, properties, revenue, segments,"
+        " session_id, transaction_id, user_id, visit_id, visitor_id)"
+    ]
+
+
+def test_a_vendor_field_no_destination_of_the_rule_reads_is_a_warning_naming_its_vendor(
+    tmp_path: Path,
+) -> None:
+    rules = RULE + "      segments: {browser: {const: CH}}\n      label: {const: purchase}\n"
+    folder = write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, rules=rules)
+    config = load_config(folder, ENVIRON)
+    assert config.warnings() == [
+        f"rule 'paid' ({folder / 'rules.yaml'}:10): segments is read by convert; no destination"
+        " of this rule (pagent) reads it, so it is sent nowhere"
+    ]
+    [result] = config.rules.evaluate(stripe_event({"s": "s", "u": "u", "g": "g"}))
+    assert result.conversion is not None
+    assert result.conversion.vendor_fields == {"segments": {"browser": "CH"}, "label": "purchase"}
+
+
+def test_a_vendor_field_one_destination_of_the_rule_reads_is_no_warning(tmp_path: Path) -> None:
+    rule = CONVERT_RULE.replace("destination: convert", "destination: [convert, pagent]")
+    rule += "      session_id: data.object.metadata.s\n      user_id: data.object.metadata.u\n"
+    rule = rule.replace('goal_id: {const: "100037225"}', "goal_id: data.object.metadata.g")
+    folder = write_mappings(
+        tmp_path, source=SOURCE, convert=CONVERT, pagent=PAGENT, rules=rule % "{browser: CH}"
+    )
+    assert load_config(folder, ENVIRON).warnings() == []
+
+
+def stripe_event(metadata: dict[str, str]) -> Event:
+    payload = s.event("checkout.session.completed", metadata=metadata)
+    raw = orjson.dumps(payload)
+    return Event("stripe", str(payload["id"]), str(payload["type"]), payload, raw)
 
 
 SCANOVA = """

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bridge.destinations.fields import FieldError
 from bridge.mapping.entries import compile_entries, entries_source
 from bridge.mapping.expressions import (
     EVALUATION_ERRORS,
@@ -23,7 +24,7 @@ from bridge.mapping.expressions import (
     PathExpression,
     problem,
 )
-from bridge.mapping.fields import FieldError, ObjectMapping, coerce, compile_entry, present
+from bridge.mapping.fields import ObjectMapping, coerce, compile_entry, present
 from bridge.vocabulary.money import Money
 from tests.support.mappings import REPO, example_config
 
@@ -176,7 +177,7 @@ def test_expressions_deeper_than_python_parses_are_evaluated_by_the_interpreter(
     terms: int,
 ) -> None:
     text = " || ".join(f"a{number}" for number in range(terms))
-    nested = {"x": {"y": "b"}}
+    nested: dict[str, Any] = {"x": {"y": "b"}}
     for _ in range(40):
         nested = {"x": nested}
     steps = ".b" * terms

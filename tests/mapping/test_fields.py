@@ -3,14 +3,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bridge.destinations.fields import FieldError
 from bridge.mapping.expressions import Constant
-from bridge.mapping.fields import (
-    MAX_PROPERTIES_BYTES,
-    FieldError,
-    ObjectMapping,
-    coerce,
-    compile_entry,
-)
+from bridge.mapping.fields import MAX_PROPERTIES_BYTES, ObjectMapping, coerce, compile_entry
 from bridge.vocabulary.money import Money
 
 

@@ -302,4 +302,3 @@ def test_the_example_mapping_converts_the_sample(tmp_path: Path) -> None:
     # "49.90" EUR, a decimal string in major units, is exactly 4990 cents
     assert (conversion.revenue.minor, conversion.revenue.currency) == (4990, "EUR")  # type: ignore[union-attr]
     assert conversion.transaction_id == "1042"
-    assert conversion.products_count == 2

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bridge.destinations.scanova import EMAIL_SHA256
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.lemonsqueezy import LemonSqueezyOptions, LemonSqueezySource
@@ -159,6 +160,6 @@ def test_the_example_mapping_converts_the_sample_and_skips_unpaid_orders(tmp_pat
     assert conversion.session_id == "550e8400-e29b-41d4-a716-446655440000"
     assert (conversion.revenue.minor, conversion.revenue.currency) == (3190, "USD")  # type: ignore[union-attr]
     assert conversion.transaction_id == "1847362"
-    assert conversion.email_sha256 == hashlib.sha256(b"jane.doe@example.com").hexdigest()
+    assert EMAIL_SHA256.of(conversion) == hashlib.sha256(b"jane.doe@example.com").hexdigest()
     [pending] = config.sources["lemonsqueezy"].parse(orjson.dumps(order(status="pending")))
     assert [r.status for r in config.rules.evaluate(pending)] == ["skipped"]

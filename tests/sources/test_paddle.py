@@ -4,13 +4,12 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import orjson
 import pytest
 
 from bridge.mapping import load_config
-from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed, signing
+from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.paddle import PaddleOptions, PaddleSource
 from tests.support.rotation import rotating
 
@@ -65,21 +64,21 @@ def request(body: bytes, header: str | None) -> InboundRequest:
     return InboundRequest("POST", "http://bridge.test/webhooks/paddle", headers, body)
 
 
-@pytest.fixture
-def at_vector_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: 1696195954 + 2))
+def at_vector_time(built: PaddleSource) -> PaddleSource:
+    """`built`, its clock set two seconds after the published vector was signed."""
+    built.clock = lambda: 1696195954 + 2
+    return built
 
 
-@pytest.mark.usefixtures("at_vector_time")
 def test_the_published_vector_is_genuine_for_the_right_secret_only() -> None:
     # The body is not a notification, so a genuine signature ends as "unusable" (400), while a
     # wrong one is refused before the body is looked at (401).
     every = rotating(PaddleSource, {"kind": "paddle"}, [*VECTOR_WRONG_SECRETS, VECTOR_SECRET])
     with pytest.raises(MalformedPayload):
-        every.verify(request(VECTOR_BODY, VECTOR_HEADER))
+        at_vector_time(every).verify(request(VECTOR_BODY, VECTOR_HEADER))
     for wrong in VECTOR_WRONG_SECRETS:
         with pytest.raises(VerificationFailed, match="no h1 signature"):
-            source(wrong).verify(request(VECTOR_BODY, VECTOR_HEADER))
+            at_vector_time(source(wrong)).verify(request(VECTOR_BODY, VECTOR_HEADER))
 
 
 def test_the_published_vector_is_stale_today() -> None:

@@ -5,7 +5,6 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from bridge.mapping import load_config
-from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed, signing
+from bridge.sources import InboundRequest, MalformedPayload, VerificationFailed
 from bridge.sources.standard_webhooks import StandardWebhooksOptions, StandardWebhooksSource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,38 +75,36 @@ def vector_headers(signature: str = VECTOR_SIGNATURE) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def at_vector_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: VECTOR_TIMESTAMP + 10))
+def at_vector_time(built: StandardWebhooksSource) -> StandardWebhooksSource:
+    """`built`, its clock set ten seconds after the published vector was signed."""
+    built.clock = lambda: VECTOR_TIMESTAMP + 10
+    return built
 
 
-@pytest.mark.usefixtures("at_vector_time")
 def test_the_published_vector_is_genuine() -> None:
     """Its body has no event type, so it passes verification and is refused as unusable (400)."""
     with pytest.raises(MalformedPayload, match="no event type"):
-        source(VECTOR_SECRET).verify(request(VECTOR_PAYLOAD, vector_headers()))
+        at_vector_time(source(VECTOR_SECRET)).verify(request(VECTOR_PAYLOAD, vector_headers()))
     [event] = source(VECTOR_SECRET).parse(b'{"type": "test", "n": 2432232314}')
     assert event.type == "test"
 
 
-@pytest.mark.usefixtures("at_vector_time")
 def test_the_published_vector_verifies_without_the_whsec_prefix_and_among_other_versions() -> None:
     # The library's test_multi_sig_payload_is_valid: unknown versions and wrong v1 entries around
     # the valid one.
     bogus = "Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc="
     header = f"v1,{bogus} v2,{bogus} {VECTOR_SIGNATURE} v1,{bogus}"
     with pytest.raises(MalformedPayload, match="no event type"):
-        source(VECTOR_SECRET.removeprefix("whsec_")).verify(
+        at_vector_time(source(VECTOR_SECRET.removeprefix("whsec_"))).verify(
             request(VECTOR_PAYLOAD, vector_headers(header))
         )
 
 
-@pytest.mark.usefixtures("at_vector_time")
 def test_the_published_invalid_signature_is_refused() -> None:
     # The library's test_invalid_signature_raises_error: one character off.
     wrong = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OA="
     with pytest.raises(VerificationFailed, match="matches"):
-        source(VECTOR_SECRET).verify(request(VECTOR_PAYLOAD, vector_headers(wrong)))
+        at_vector_time(source(VECTOR_SECRET)).verify(request(VECTOR_PAYLOAD, vector_headers(wrong)))
 
 
 def test_a_genuine_event_gets_webhook_id_type_and_time() -> None:

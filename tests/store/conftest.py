@@ -7,7 +7,8 @@ import orjson
 import pytest
 
 from bridge.store import Store, open_store
-from bridge.store.base import NewDelivery, NewEvent
+from bridge.store.base import NewDelivery, NewEvent, Outbox
+from tests.support.outbox import MemoryOutbox
 
 NOW = 1_795_000_000_000
 HOUR = 3_600_000
@@ -15,6 +16,10 @@ HOUR = 3_600_000
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _database_url(request, tmp_path)
+
+
+def _database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'bridge.db'}"
     url: str = request.getfixturevalue("postgres_url")
@@ -25,6 +30,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def store(database_url: str) -> AsyncIterator[Store]:
     """Every behavioural test runs against each Store implementation."""
     opened = await open_store(database_url)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
+def outbox_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """A store's URL, or None for the in-memory outbox."""
+    return None if request.param == "memory" else _database_url(request, tmp_path)
+
+
+@pytest.fixture
+async def outbox(outbox_url: str | None) -> AsyncIterator[Outbox]:
+    """The outbox's tests run against each store and the in-memory outbox unit tests use."""
+    if outbox_url is None:
+        yield MemoryOutbox()
+        return
+    opened = await open_store(outbox_url)
     yield opened
     await opened.close()
 

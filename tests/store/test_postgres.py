@@ -11,6 +11,7 @@ import pytest
 from bridge.store import StoreUnavailable, migrate_store, open_store
 from bridge.store.base import AttemptRecord
 from bridge.store.postgres import PostgresStore
+from bridge.store.postgres.schema import SCHEMA
 from tests.store.conftest import NOW, new_event
 
 LEASE = 60_000
@@ -24,6 +25,49 @@ async def test_replicas_starting_together_migrate_once(postgres_url: str) -> Non
         assert await connection.fetchval("SELECT count(*) FROM schema_migrations") == 1
     finally:
         await connection.close()
+
+
+async def test_a_migrated_store_has_the_schema_its_schema_file_shows(postgres_url: str) -> None:
+    await migrate_store(postgres_url)
+    connection = await asyncpg.connect(postgres_url)
+    migrated = await connection.fetchval("SELECT current_schema()")
+    documented = f"{migrated}_documented"
+    try:
+        await connection.execute(f"CREATE SCHEMA {documented}; SET search_path = {documented}")
+        await connection.execute(SCHEMA)
+        assert await _described(connection, migrated) == await _described(connection, documented)
+    finally:
+        await connection.execute(f"DROP SCHEMA IF EXISTS {documented} CASCADE")
+        await connection.close()
+
+
+_COLUMNS = """
+SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       a.attidentity, pg_get_expr(d.adbin, d.adrelid), c.reloptions::text
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r' AND a.attnum > 0
+  AND NOT a.attisdropped
+ORDER BY 1, 2
+"""
+_CONSTRAINTS = """
+SELECT c.relname, k.conname, pg_get_constraintdef(k.oid)
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+WHERE c.relnamespace = $1::regnamespace ORDER BY 1, 2
+"""
+_INDEXES = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1"
+
+
+async def _described(connection: asyncpg.Connection, schema: str) -> list[tuple[object, ...]]:
+    """Every column, constraint and index of `schema`, with the schema's name left out."""
+    rows = [
+        *await connection.fetch(_COLUMNS, schema),
+        *await connection.fetch(_CONSTRAINTS, schema),
+        *await connection.fetch(_INDEXES, schema),
+    ]
+    return [
+        tuple(v.replace(f"{schema}.", "") if isinstance(v, str) else v for v in row) for row in rows
+    ]
 
 
 async def test_finished_deliveries_leave_the_queue_table(postgres_url: str) -> None:

@@ -13,7 +13,9 @@ import pytest
 from bridge.store import StoreUnavailable
 from bridge.store.migrations import migrations
 from bridge.store.sqlite import SQLiteStore, connect, migrate, sqlite_path
+from bridge.store.sqlite.migrate import statements
 from bridge.store.sqlite.records import INSERT_DELIVERY, INSERT_EVENT
+from bridge.store.sqlite.schema import SCHEMA
 from tests.store.conftest import new_event
 
 
@@ -75,6 +77,21 @@ def test_migrations_are_versioned_and_applied_once(tmp_path: Path) -> None:
     ]
 
 
+def test_a_migrated_store_has_the_schema_its_schema_file_shows(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    migrate(path)
+    rows = connect(path, 1000).execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")
+    assert sorted(_normalized(sql) for (sql,) in rows) == sorted(
+        _normalized(statement) for statement in statements(SCHEMA)
+    )
+
+
+def _normalized(sql: str) -> str:
+    """The statement with its spacing and final semicolon left out."""
+    text = " ".join(sql.removesuffix(";").split())
+    return text.replace("( ", "(").replace(" )", ")").replace(" ,", ",").replace(" (", "(")
+
+
 async def test_a_version_1_store_keeps_its_rows_and_its_checks(tmp_path: Path) -> None:
     """Version 2 rewrites the tables' CHECK constraints in place (SQLite cannot alter them)."""
     path = tmp_path / "b.db"
@@ -99,8 +116,8 @@ async def test_a_version_1_store_keeps_its_rows_and_its_checks(tmp_path: Path) -
 
 
 def test_ingest_statements_build_no_temporary_tables(tmp_path: Path) -> None:
-    """Each one would be a b-tree made and dropped per stored row: the two (RETURNING, and an
-    IN list in a CHECK) were half of the store's instructions per event."""
+    """Each one (RETURNING, an IN list in a CHECK) would be a b-tree made and dropped per
+    stored row (docs/benchmarks.md, "the store's statements")."""
     path = tmp_path / "b.db"
     migrate(path)
     connection = connect(path, 1000)

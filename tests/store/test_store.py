@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from bridge.store import Store
 from bridge.store.base import AttemptRecord, EventFilter, NewEvent, StoreRefused
+from bridge.store.rules import PURGE_CHUNK
 from tests.store.conftest import HOUR, NOW, new_event
 
 LEASE = 60_000
@@ -20,85 +19,6 @@ async def test_an_event_and_its_deliveries_are_stored_together(store: Store) -> 
     views = await store.list_deliveries(status="pending", destination=None, limit=10)
     assert sorted(v.destination for v in views) == ["convert", "pagent"]
     assert {v.event_id for v in views} == {"evt_1"}
-
-
-async def test_a_redelivered_event_is_a_duplicate_and_creates_nothing(store: Store) -> None:
-    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
-    [again] = await store.ingest([new_event("evt_1", ("pagent", "k2"))])
-    assert again.outcome == "duplicate"
-    assert again.new_deliveries == 0
-    assert len(await store.list_deliveries(status=None, destination=None, limit=10)) == 1
-
-
-async def test_the_same_event_id_from_another_source_is_a_different_event(store: Store) -> None:
-    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
-    [other] = await store.ingest([new_event("evt_1", ("pagent", "k9"), source="stripe-eu")])
-    assert other.outcome == "accepted"
-
-
-async def test_a_conversion_already_recorded_by_another_event_is_not_recorded_twice(
-    store: Store,
-) -> None:
-    await store.ingest([new_event("evt_checkout", ("pagent", "txn:goal:pi_1"))])
-    [second] = await store.ingest([new_event("evt_payment_intent", ("pagent", "txn:goal:pi_1"))])
-    assert second.outcome == "duplicate"
-    assert second.duplicate_of == "evt_checkout"
-    assert len(await store.list_deliveries(status=None, destination=None, limit=10)) == 1
-
-
-async def test_ignored_and_unmapped_events_are_kept_without_deliveries(store: Store) -> None:
-    results = await store.ingest(
-        [new_event("evt_a", outcome="ignored"), new_event("evt_b", outcome="unmapped")]
-    )
-    assert [r.outcome for r in results] == ["ignored", "unmapped"]
-    [again] = await store.ingest([new_event("evt_b", outcome="unmapped")])
-    assert again.outcome == "duplicate"
-
-
-async def test_a_lease_gives_a_delivery_to_one_worker_until_it_ends(store: Store) -> None:
-    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
-    [claimed] = await store.claim("worker-a", NOW, 10, LEASE, ["pagent"])
-    assert await store.claim("worker-b", NOW + 1000, 10, LEASE, ["pagent"]) == []
-    [reclaimed] = await store.claim("worker-b", NOW + LEASE, 10, LEASE, ["pagent"])
-    assert reclaimed.id == claimed.id
-
-
-async def test_only_deliveries_for_ready_destinations_are_claimed(store: Store) -> None:
-    await store.ingest([new_event("evt_1", ("pagent", "k1"), ("convert", "k1"))])
-    claimed = await store.claim("w", NOW, 10, LEASE, ["convert"])
-    assert [c.destination for c in claimed] == ["convert"]
-    assert await store.claim("w", NOW, 10, LEASE, []) == []
-
-
-async def test_concurrent_claims_never_hand_out_the_same_delivery(store: Store) -> None:
-    await store.ingest([new_event(f"evt_{n}", ("pagent", f"k{n}")) for n in range(50)])
-    batches = await asyncio.gather(
-        *(store.claim(f"w{n}", NOW, 7, LEASE, ["pagent"]) for n in range(10))
-    )
-    ids = [d.id for batch in batches for d in batch]
-    assert len(ids) == len(set(ids)) == 50
-
-
-async def test_a_retry_waits_until_its_time(store: Store) -> None:
-    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
-    [claimed] = await store.claim("w", NOW, 10, LEASE, ["pagent"])
-    await store.record(
-        "w",
-        [
-            AttemptRecord(
-                claimed.id,
-                "pending",
-                NOW,
-                5,
-                next_attempt_at=NOW + 30_000,
-                http_status=500,
-                answer="HTTP 500",
-            )
-        ],
-    )
-    assert await store.claim("w", NOW + 29_999, 10, LEASE, ["pagent"]) == []
-    [again] = await store.claim("w", NOW + 30_000, 10, LEASE, ["pagent"])
-    assert again.attempts == 1
 
 
 async def test_a_worker_whose_lease_expired_cannot_overwrite_the_new_owner(store: Store) -> None:
@@ -126,15 +46,6 @@ async def test_finished_deliveries_are_never_claimed_again(store: Store) -> None
     assert await store.claim("w", NOW + 10 * LEASE, 10, LEASE, ["pagent", "convert"]) == []
     [dead] = await store.list_deliveries(status="dead", destination=None, limit=10)
     assert (dead.last_status, dead.last_answer) == (400, "HTTP 400: bad")
-
-
-async def test_released_leases_are_claimable_at_once(store: Store) -> None:
-    await store.ingest([new_event("evt_1", ("pagent", "k1"))])
-    [claimed] = await store.claim("stopping", NOW, 10, LEASE, ["pagent"])
-    await store.release("stopping", [claimed.id])
-    [again] = await store.claim("other", NOW + 1, 10, LEASE, ["pagent"])
-    assert again.id == claimed.id
-    assert again.attempts == 0
 
 
 async def test_dead_deliveries_can_be_retried_with_a_fresh_max_age(store: Store) -> None:
@@ -186,6 +97,21 @@ async def test_purge_erases_old_payloads_and_finished_events_but_keeps_pending_w
     assert remaining == {"evt_old_pending", "evt_new"}
     [again] = await store.ingest([new_event("evt_old_done", ("pagent", "k1"))])
     assert again.outcome == "accepted"  # dedupe keys live exactly as long as configured
+
+
+async def test_purge_goes_on_past_one_chunk_until_nothing_old_is_left(store: Store) -> None:
+    """Retention deletes in short transactions of `PURGE_CHUNK` rows: all of them, not one."""
+    old = NOW - 10 * 24 * HOUR
+    count = PURGE_CHUNK * 2 + 1
+    await store.ingest(
+        [new_event(f"evt_{n}", outcome="ignored", received_at=old) for n in range(count)]
+    )
+    await store.ingest([new_event("evt_recent", outcome="ignored")])
+    week_ago = NOW - 7 * 24 * HOUR
+    counts = await store.purge(payloads_before=week_ago, events_before=week_ago)
+    assert (counts.payloads_cleared, counts.events_deleted) == (count, count)
+    [left] = await store.list_events(EventFilter(), 10)
+    assert (left.event_id, left.payload_kept) == ("evt_recent", True)
 
 
 async def test_store_answers_ping(store: Store) -> None:
@@ -276,6 +202,21 @@ async def test_replay_never_records_a_conversion_another_event_already_has(store
     )
     [replayed] = await store.replay([new_event("evt_late", ("pagent", "txn:g:pi_1"))])
     assert (replayed.outcome, replayed.duplicate_of) == ("duplicate", "evt_first")
+    [late] = await store.list_events(EventFilter(event_id="evt_late"), 1)
+    assert (late.outcome, late.reason) == (
+        "duplicate",
+        "conversion already recorded from event evt_first",
+    )
+
+
+async def test_an_event_whose_conversions_others_recorded_keeps_the_reason(store: Store) -> None:
+    await store.ingest([new_event("evt_checkout", ("pagent", "txn:g:pi_1"))])
+    await store.ingest([new_event("evt_payment", ("pagent", "txn:g:pi_1"))])
+    [payment] = await store.list_events(EventFilter(event_id="evt_payment"), 1)
+    assert (payment.outcome, payment.reason) == (
+        "duplicate",
+        "conversion already recorded from event evt_checkout",
+    )
 
 
 async def test_purging_dead_deliveries_drops_them_and_keeps_pending_ones(store: Store) -> None:

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -26,7 +27,7 @@ def server_url() -> str:
         asyncio.run(_execute(url, "SELECT 1"))
     except (OSError, asyncpg.PostgresError) as exc:
         _unavailable(f"no PostgreSQL server answers at {url}: {exc}")
-    return str(url)
+    return url
 
 
 @contextmanager
@@ -49,7 +50,7 @@ async def _execute(url: str, sql: str) -> None:
         await connection.close()
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     message = f"PostgreSQL tests skipped: {reason}"
     if os.environ.get(REQUIRED_VARIABLE) == "1":
         pytest.fail(message.replace("skipped", "required but unavailable"))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -62,17 +62,17 @@ class BridgeProcess:
         """The admin port: `/metrics`, `/admin`, `/readyz` with detail."""
         return f"http://127.0.0.1:{self.env['BRIDGE_ADMIN_PORT']}"
 
-    def start(self, *args: str, command: str = "serve") -> BridgeProcess:
+    def start(self, *args: str, command: str = "serve") -> Self:
         """Run `bridge COMMAND ARGS` and wait until it answers /healthz."""
         self._runs += 1
-        log = (self.workdir / f"bridge-{self._runs}.log").open("wb")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", command, *args],
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.workdir / f"bridge-{self._runs}.log").open("wb") as log:  # the child has its own
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "bridge", command, *args],
+                env=self.env,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -1,9 +1,12 @@
 """Every sender kind, signed the way the sender signs: one `Sender` per kind in the registry.
 
-The mappings are the shipped ones (`mappings/stripe.yaml` and every example), with each
-`${VARIABLE}` set to `SECRET`; each sender's `sign` computes its scheme's real signature over
-the body (and over the timestamp text it is given, so a hostile timestamp is signed as well and
-gets past the signature to the code that reads it).
+The kinds are `bridge.sources.SOURCE_KINDS`; what is written here by hand is only how each one
+signs (`SIGNERS`, independently of bridge), and `tests/sources/test_checklist.py` fails for a kind
+without one. Each sender's source name comes from the shipped mappings (`mappings/stripe.yaml`
+and every example), with each `${VARIABLE}` set to `SECRET`, and its samples are the files of
+`mappings/samples/<kind>/`. `sign` computes the scheme's real signature over the body (and over
+the timestamp text it is given, so a hostile timestamp is signed as well and gets past the
+signature to the code that reads it).
 """
 
 from __future__ import annotations
@@ -23,13 +26,24 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from bridge.runtime.settings import Settings
+from bridge.sources import SOURCE_KINDS
 from tests.support.stripe import REPO
 
 SECRET = "ab" * 16
 """The value of every variable: usable text, hex (Close) and base64 (Standard Webhooks) alike."""
 SAMPLES = REPO / "mappings" / "samples"
+SHIPPED = [
+    *sorted(
+        path
+        for path in (REPO / "mappings" / "examples").glob("*.yaml")
+        if not path.name.startswith("stripe-to-")
+    ),
+    *(REPO / "mappings" / name for name in ("stripe.yaml", "stripe-to-pagent.yaml", "pagent.yaml")),
+]
+"""The mapping files every sender is served from: each example, and the shipped Stripe setup."""
 _unique = itertools.count(1)
 
 
@@ -196,39 +210,63 @@ def _github_style(body: bytes, stamp: str, url: str) -> Signed:
     return Signed("", {"x-hub-signature-256": "sha256=" + _hmac(SECRET.encode(), body).hex()})
 
 
-SENDERS: dict[str, Sender] = {
-    sender.kind: sender
-    for sender in (
-        Sender("stripe", "stripe", ("checkout.session.completed.json",), _stripe, 1),
-        Sender(
-            "hubspot",
-            "hubspot",
-            ("deal.propertyChange.json", "workflow.deal-won.json"),
-            _hubspot,
-            1000,
-        ),
-        Sender("shopify", "shopify", ("orders-paid.json",), _shopify),
-        Sender("woocommerce", "woocommerce", ("order.updated.json",), _woocommerce),
-        Sender("salesforce", "salesforce", ("opportunity-closed-won.xml",), _salesforce),
-        Sender("close", "close", ("opportunity.updated.json",), _close, 1),
-        Sender("pipedrive", "pipedrive", ("change.deal.json",), lambda *_: _basic()),
-        Sender("chargebee", "chargebee", ("payment_succeeded.json",), lambda *_: _basic()),
-        Sender("lemonsqueezy", "lemonsqueezy", ("order_created.json",), _lemonsqueezy),
-        Sender("paddle", "paddle", ("transaction.completed.json",), _paddle, 1),
-        Sender("standard-webhooks", "orders", ("order.paid.json",), _standard_webhooks, 1),
-        Sender("hmac", "shop", ("order.completed.json",), _github_style),
-    )
+@dataclass(frozen=True)
+class Signer:
+    sign: Sign
+    per_second: int | None = None
+    """Units of the signed timestamp per second; None for schemes that sign no timestamp."""
+
+
+SIGNERS: dict[str, Signer] = {
+    "stripe": Signer(_stripe, 1),
+    "hubspot": Signer(_hubspot, 1000),
+    "shopify": Signer(_shopify),
+    "woocommerce": Signer(_woocommerce),
+    "salesforce": Signer(_salesforce),
+    "close": Signer(_close, 1),
+    "pipedrive": Signer(lambda *_: _basic()),
+    "chargebee": Signer(lambda *_: _basic()),
+    "lemonsqueezy": Signer(_lemonsqueezy),
+    "paddle": Signer(_paddle, 1),
+    "standard-webhooks": Signer(_standard_webhooks, 1),
+    "hmac": Signer(_github_style),
 }
+"""How each sender kind signs: one per kind in `SOURCE_KINDS`."""
+
+
+def shipped_sources() -> dict[str, str]:
+    """Each kind's first source name in the shipped mappings (its path is /webhooks/<name>)."""
+    names: dict[str, str] = {}
+    for path in SHIPPED:
+        for name, source in (yaml.safe_load(path.read_text()).get("sources") or {}).items():
+            names.setdefault(source["kind"], name)
+    return names
+
+
+def samples_of(kind: str) -> tuple[str, ...]:
+    folder = SAMPLES / kind
+    return tuple(sorted(path.name for path in folder.iterdir())) if folder.is_dir() else ()
+
+
+def _senders() -> dict[str, Sender]:
+    names = shipped_sources()
+    return {
+        kind: Sender(kind, names[kind], samples_of(kind), signer.sign, signer.per_second)
+        for kind in SOURCE_KINDS
+        if (signer := SIGNERS.get(kind)) and kind in names and samples_of(kind)
+    }
+
+
+SENDERS = _senders()
+"""Every registered kind with a signer, a shipped source and samples (the checklist test fails
+for a kind that lacks one)."""
 
 
 def shipped_mappings(folder: Path) -> dict[str, str]:
     """Every shipped source and its rules in `folder`; the environment naming every secret."""
     folder.mkdir(parents=True, exist_ok=True)
-    for path in (REPO / "mappings" / "examples").glob("*.yaml"):
-        if not path.name.startswith("stripe-to-"):
-            shutil.copy(path, folder)
-    for name in ("stripe.yaml", "stripe-to-pagent.yaml", "pagent.yaml"):
-        shutil.copy(REPO / "mappings" / name, folder)
+    for path in SHIPPED:
+        shutil.copy(path, folder)
     text = "".join(path.read_text() for path in folder.glob("*.yaml"))
     return dict.fromkeys(re.findall(r"\$\{([A-Z0-9_]+)\}", text), SECRET)
 

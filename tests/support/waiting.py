@@ -7,11 +7,11 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(probe: Callable[[], T], timeout: float = 15.0, interval: float = 0.05) -> T:
-    """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
+def wait_until(probe: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.05) -> T:
+    """Poll `probe` until it returns something truthy (never None); fail after `timeout` s."""
     deadline = time.monotonic() + timeout
-    last: T = probe()
-    while not last:
+    last = probe()
+    while last is None or not last:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
         time.sleep(interval)

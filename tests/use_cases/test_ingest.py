@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import pytest
@@ -13,20 +12,23 @@ import pytest
 from bridge.mapping import load_config
 from bridge.sources import InboundRequest
 from bridge.sources.stripe import StripeSource
-from bridge.store.base import NewEvent, Stored
+from bridge.store.base import Ingests, NewEvent, Stored
 from bridge.store.sqlite import SQLiteStore
 from bridge.use_cases.ingest import Ingestor, Reply
 from tests.support import stripe as s
 from tests.support.mappings import ENVIRON, example_config
+from tests.support.outbox import HeldDelivery, HeldEvent, MemoryOutbox
 from tests.support.senders import SENDERS
 
 
 class Harness:
-    def __init__(self, store: SQLiteStore, environ: dict[str, str] = ENVIRON) -> None:
-        self.store = store
+    """The use case on the in-memory outbox, or on `store` when one is given."""
+
+    def __init__(self, store: Ingests | None = None, environ: dict[str, str] = ENVIRON) -> None:
+        self.outbox = MemoryOutbox()
         self.wakes = 0
         config = load_config(s.REPO / "mappings", environ)
-        self.ingestor = Ingestor(config, store, on_new_deliveries=self._wake)
+        self.ingestor = Ingestor(config, store or self.outbox, on_new_deliveries=self._wake)
 
     def _wake(self) -> None:
         self.wakes += 1
@@ -46,15 +48,18 @@ class Harness:
             source, InboundRequest("POST", f"http://b/webhooks/{source}", lowered, raw)
         )
 
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        return sqlite3.connect(self.store.path).execute(sql).fetchall()
+    @property
+    def events(self) -> list[HeldEvent]:
+        return list(self.outbox.events.values())
+
+    @property
+    def deliveries(self) -> list[HeldDelivery]:
+        return list(self.outbox.deliveries.values())
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    store = await SQLiteStore.open(tmp_path / "b.db")
-    yield Harness(store)
-    await store.close()
+def harness() -> Harness:
+    return Harness()
 
 
 async def test_a_paid_checkout_is_accepted_and_stored_with_its_delivery(harness: Harness) -> None:
@@ -64,12 +69,11 @@ async def test_a_paid_checkout_is_accepted_and_stored_with_its_delivery(harness:
         200,
         {"status": "accepted", "event_id": "evt_paid", "deliveries": 1},
     )
-    assert harness.rows("SELECT outcome, payload FROM events") == [("accepted", s.body(payload))]
-    [(destination, rule, conversion)] = harness.rows(
-        "SELECT destination, rule, conversion FROM deliveries"
-    )
-    assert (destination, rule) == ("pagent", "stripe-checkout-paid")
-    assert orjson.loads(conversion)["revenue"] == {"minor": 2499, "currency": "USD"}
+    assert [(e.outcome, e.event.raw) for e in harness.events] == [("accepted", s.body(payload))]
+    [delivery] = harness.deliveries
+    [planned] = harness.events[0].event.deliveries
+    assert (delivery.destination, planned.rule) == ("pagent", "stripe-checkout-paid")
+    assert orjson.loads(delivery.conversion)["revenue"] == {"minor": 2499, "currency": "USD"}
     assert harness.wakes == 1
 
 
@@ -96,7 +100,7 @@ async def test_an_event_no_rule_wants_is_ignored_but_kept_for_replay(harness: Ha
         "event_id": "evt_customer",
         "reason": "no rule for 'stripe' events of type 'customer.created'",
     }
-    assert harness.rows("SELECT outcome, payload IS NOT NULL FROM events") == [("ignored", 1)]
+    assert [(e.outcome, e.event.raw is not None) for e in harness.events] == [("ignored", True)]
     assert harness.wakes == 0
 
 
@@ -117,17 +121,17 @@ async def test_missing_ids_are_unmapped_with_the_reason_and_kept(harness: Harnes
     assert reply.body["status"] == "unmapped"
     assert "user_id is missing" in reply.body["reason"]
     assert "goal_id is missing" in reply.body["reason"]
-    [(outcome, detail)] = harness.rows("SELECT outcome, detail FROM events")
-    assert outcome == "unmapped"
-    assert orjson.loads(detail)["rules"][0]["status"] == "unmapped"
-    assert harness.rows("SELECT COUNT(*) FROM deliveries") == [(0,)]
+    [event] = harness.events
+    assert event.outcome == "unmapped"
+    assert orjson.loads(event.detail)["rules"][0]["status"] == "unmapped"
+    assert harness.deliveries == []
 
 
 async def test_an_unknown_currency_is_unmapped_never_sent(harness: Harness) -> None:
     reply = await harness.send(s.event("checkout.session.completed", currency="xyz"))
     assert reply.body["status"] == "unmapped"
     assert "unknown currency 'XYZ'" in reply.body["reason"]
-    assert harness.rows("SELECT COUNT(*) FROM deliveries") == [(0,)]
+    assert harness.deliveries == []
 
 
 async def test_a_redelivery_is_a_duplicate(harness: Harness) -> None:
@@ -139,7 +143,7 @@ async def test_a_redelivery_is_a_duplicate(harness: Harness) -> None:
         "event_id": "evt_twice",
         "reason": "event already received",
     }
-    assert harness.rows("SELECT COUNT(*) FROM deliveries") == [(1,)]
+    assert len(harness.deliveries) == 1
     assert harness.wakes == 1
 
 
@@ -155,7 +159,7 @@ async def test_one_payment_reported_by_two_events_counts_once(harness: Harness) 
         "event_id": "evt_pi",
         "reason": "conversion already recorded from event evt_checkout",
     }
-    assert harness.rows("SELECT COUNT(*) FROM deliveries") == [(1,)]
+    assert len(harness.deliveries) == 1
 
 
 async def test_requests_that_are_not_genuine_store_nothing(harness: Harness) -> None:
@@ -163,7 +167,7 @@ async def test_requests_that_are_not_genuine_store_nothing(harness: Harness) -> 
     assert (await harness.send(raw, headers)).status == 401
     assert (await harness.send(raw, {})).status == 401
     assert (await harness.send(b"{broken")).status == 400
-    assert harness.rows("SELECT COUNT(*) FROM events") == [(0,)]
+    assert harness.events == []
 
 
 async def test_an_unknown_source_is_404(harness: Harness) -> None:
@@ -171,22 +175,20 @@ async def test_an_unknown_source_is_404(harness: Harness) -> None:
     assert (reply.status, reply.body) == (404, {"error": "unknown source 'paypal'"})
 
 
-async def test_a_source_without_its_secret_asks_the_sender_to_retry(tmp_path: Path) -> None:
+async def test_a_source_without_its_secret_asks_the_sender_to_retry() -> None:
+    waiting = Harness(environ={"PAGENT_API_KEY": "pk"})
+    reply = await waiting.send(s.event("invoice.paid"))
+    assert reply.status == 503
+    assert reply.body == {
+        "error": "source 'stripe' cannot verify webhooks yet: STRIPE_WEBHOOK_SECRET not set"
+    }
+    assert waiting.events == []
+
+
+async def test_a_store_that_cannot_commit_answers_503(tmp_path: Path) -> None:
     store = await SQLiteStore.open(tmp_path / "b.db")
-    try:
-        waiting = Harness(store, {"PAGENT_API_KEY": "pk"})
-        reply = await waiting.send(s.event("invoice.paid"))
-        assert reply.status == 503
-        assert reply.body == {
-            "error": "source 'stripe' cannot verify webhooks yet: STRIPE_WEBHOOK_SECRET not set"
-        }
-    finally:
-        await store.close()
-
-
-async def test_a_store_that_cannot_commit_answers_503(harness: Harness) -> None:
-    await harness.store.close()
-    reply = await harness.send(s.event("checkout.session.completed"))
+    await store.close()
+    reply = await Harness(store).send(s.event("checkout.session.completed"))
     assert reply.status == 503
     assert reply.body == {"error": "storage unavailable, nothing was stored; retry later"}
 
@@ -207,7 +209,7 @@ async def test_a_webhook_waiting_for_its_commit_no_longer_holds_its_parsed_event
             return [Stored(event.outcome, len(event.deliveries)) for event in events]
 
     probe = Probe()
-    harness = Harness(cast(SQLiteStore, probe))
+    harness = Harness(probe)
     # sent as bytes, so that no dict of the test's own has the id
     reply = await harness.send(s.body(s.event("checkout.session.completed", event_id="evt_held")))
     assert (reply.status, reply.body["status"]) == (200, "accepted")
@@ -230,7 +232,7 @@ async def test_an_unforeseen_failure_parsing_a_verified_body_is_a_400_that_says_
     assert reply.body == {
         "error": "the request could not be read (OverflowError); nothing was stored"
     }
-    assert harness.rows("SELECT COUNT(*) FROM events") == [(0,)]
+    assert harness.events == []
     [record] = [r for r in caplog.records if r.getMessage() == "webhook could not be read"]
     assert (record.levelno, record.__dict__["error_type"]) == (logging.ERROR, "OverflowError")
     assert "0001" not in str(record.__dict__)
@@ -247,7 +249,7 @@ async def test_an_event_id_or_type_with_a_nul_is_refused_naming_the_field(
         400,
         {"error": f"the {name} holds a control character such as NUL"},
     )
-    assert harness.rows("SELECT COUNT(*) FROM events") == [(0,)]
+    assert harness.events == []
 
 
 async def test_a_body_nested_too_deeply_is_a_400_that_says_so(harness: Harness) -> None:
@@ -255,7 +257,7 @@ async def test_a_body_nested_too_deeply_is_a_400_that_says_so(harness: Harness) 
     raw = raw.replace(b'"__x__"', b"[" * 1000 + b"]" * 1000)
     reply = await harness.send(raw)
     assert (reply.status, reply.body) == (400, {"error": "body is nested deeper than 64 levels"})
-    assert harness.rows("SELECT COUNT(*) FROM events") == [(0,)]
+    assert harness.events == []
 
 
 async def test_an_unmapped_webhook_is_a_warning(
@@ -281,16 +283,16 @@ async def test_an_accepted_webhook_stays_an_info_line(
 # Amounts: what the store cannot carry, and what is no purchase ---------------------------
 
 
-async def send_example(tmp_path: Path, kind: str, body: bytes) -> tuple[Reply, SQLiteStore]:
+async def send_example(tmp_path: Path, kind: str, body: bytes) -> tuple[Reply, MemoryOutbox]:
     """`body`, signed for real, to the shipped example mapping of sender `kind`."""
     sender = SENDERS[kind]
     [example] = (s.REPO / "mappings" / "examples").glob(f"{kind}-to-*.yaml")
     config = example_config(tmp_path, example)
-    store = await SQLiteStore.open(tmp_path / "b.db")
+    outbox = MemoryOutbox()
     url = f"http://b/webhooks/{sender.source}"
     signed = sender.sign(body, sender.now(), url)
     request = InboundRequest("POST", url + signed.query, signed.headers, body)
-    return await Ingestor(config, store).receive(sender.source, request), store
+    return await Ingestor(config, outbox).receive(sender.source, request), outbox
 
 
 @pytest.mark.parametrize(
@@ -310,18 +312,14 @@ async def test_an_amount_that_is_no_purchase_is_unmapped_with_the_reason(
     for key in path[:-1]:
         target = target[key]
     target[path[-1]] = value
-    reply, store = await send_example(tmp_path, kind, orjson.dumps(document))
-    try:
-        assert reply.status == 200
-        assert reply.body["status"] == "unmapped"
-        assert reason in reply.body["reason"]
-        rows = sqlite3.connect(store.path).execute("SELECT outcome FROM events").fetchall()
-        assert rows == [("unmapped",)]
-    finally:
-        await store.close()
+    reply, outbox = await send_example(tmp_path, kind, orjson.dumps(document))
+    assert reply.status == 200
+    assert reply.body["status"] == "unmapped"
+    assert reason in reply.body["reason"]
+    assert [event.outcome for event in outbox.events.values()] == ["unmapped"]
 
 
 async def test_the_shopify_example_still_converts_a_positive_total(tmp_path: Path) -> None:
-    reply, store = await send_example(tmp_path, "shopify", SENDERS["shopify"].sample())
-    await store.close()
+    reply, outbox = await send_example(tmp_path, "shopify", SENDERS["shopify"].sample())
     assert (reply.status, reply.body["status"]) == (200, "accepted")
+    assert len(outbox.deliveries) == 1

@@ -25,7 +25,7 @@ class RefusingStore:
 
 async def test_data_the_store_refuses_is_answered_400_with_the_reason() -> None:
     store = RefusingStore()
-    ingestor = Ingestor(load_config(s.REPO / "mappings", ENVIRON), store)  # type: ignore[arg-type]
+    ingestor = Ingestor(load_config(s.REPO / "mappings", ENVIRON), store)
     raw, headers = s.signed(s.event("checkout.session.completed"))
     lowered = {name.lower(): value for name, value in headers.items()}
     reply = await ingestor.receive(

@@ -1,6 +1,7 @@
 import calendar
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import orjson
 import pytest
@@ -12,11 +13,9 @@ from bridge.vocabulary.money import Money
 WHEN = datetime(2026, 11, 22, 10, 30, 15, 123000, tzinfo=UTC)
 
 
-def conversion(**fields: object) -> Conversion:
-    provenance = Provenance(
-        "stripe", fields.pop("event_id", "evt_1"), fields.pop("rule", "r"), "m.yaml", "abc"
-    )  # type: ignore[arg-type]
-    return Conversion(occurred_at=WHEN, provenance=provenance, **fields)  # type: ignore[arg-type]
+def conversion(event_id: str = "evt_1", rule: str = "r", **fields: Any) -> Conversion:
+    provenance = Provenance("stripe", event_id, rule, "m.yaml", "abc")
+    return Conversion(occurred_at=WHEN, provenance=provenance, **fields)
 
 
 def test_same_transaction_and_goal_is_one_conversion_whatever_event_reported_it() -> None:
@@ -45,11 +44,31 @@ def test_stored_form_round_trips_exactly() -> None:
         revenue=Money(1234, "KWD"),
         exposure={"100": "200"},
         properties=[{"a": 1}],
-        products_count=2,
         consent="granted",
+        vendor_fields={"products_count": 2, "segments": {"devices": ["DESK"]}},
     )
     assert Conversion.from_dict(original.to_dict()) == original
-    assert "visit_id" not in original.to_dict()
+    assert Conversion.from_dict(orjson.loads(original.to_json())) == original
+    assert "user_id" not in original.to_dict()
+
+
+def test_vendor_fields_are_stored_as_keys_beside_the_core_fields() -> None:
+    """The stored form is the same whichever module declares a field: flat keys."""
+    stored = orjson.loads(conversion(goal_id="g", vendor_fields={"label": "purchase"}).to_json())
+    assert (stored["goal_id"], stored["label"]) == ("g", "purchase")
+    assert "vendor_fields" not in stored
+    assert Conversion.from_dict(stored).vendor_fields == {"label": "purchase"}
+
+
+def test_to_dict_copies_what_its_caller_may_change() -> None:
+    original = conversion(
+        properties={"tags": ["a"]}, vendor_fields={"segments": {"devices": ["DESK"]}}
+    )
+    shown = original.to_dict()
+    shown["properties"]["tags"].append("b")
+    shown["segments"]["devices"].append("IPH")
+    assert original.properties == {"tags": ["a"]}
+    assert original.vendor_fields == {"segments": {"devices": ["DESK"]}}
 
 
 @pytest.mark.parametrize(
@@ -64,7 +83,8 @@ def test_stored_form_round_trips_exactly() -> None:
 )
 def test_stored_bytes_are_the_json_of_the_stored_form(occurred_at: datetime) -> None:
     """The store keeps `to_json()`; `bridge try` and tests read `to_dict()`: one text."""
-    original = replace(conversion(session_id="s", revenue=Money(5, "JPY")), occurred_at=occurred_at)
+    stored = conversion(session_id="s", revenue=Money(5, "JPY"), vendor_fields={"label": "l"})
+    original = replace(stored, occurred_at=occurred_at)
     assert original.to_json() == orjson.dumps(original.to_dict())
     assert Conversion.from_dict(orjson.loads(original.to_json())).occurred_at == occurred_at
 

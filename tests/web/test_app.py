@@ -11,8 +11,7 @@ from bridge.runtime.settings import Settings
 from bridge.store.base import EventFilter
 from bridge.web.app import BridgeApp, create_app
 from tests.support import stripe as s
-from tests.support.app import serving
-from tests.web.test_admin import admin_client
+from tests.support.app import admin_client, serving
 
 
 async def test_a_signed_webhook_is_accepted_with_a_request_id(client: httpx.AsyncClient) -> None:

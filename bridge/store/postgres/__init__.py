@@ -1,6 +1,6 @@
-"""The shared store for many replicas: PostgreSQL through asyncpg (`store.py`), its schema
-(`schema.py`), what storing an event means (`records.py`) and the listings' readers
-(`queries.py`)."""
+"""The shared store for many replicas: PostgreSQL through asyncpg (`store.py`), how it is
+migrated (`migrate.py`), its schema (`schema.py`), what storing an event means in its SQL
+(`records.py`) and the listings' statements (`queries.py`)."""
 
 from bridge.store.postgres.store import PostgresStore
 

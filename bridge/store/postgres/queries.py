@@ -1,12 +1,10 @@
-"""The filter arguments and row readers the PostgreSQL store's listings share."""
+"""The event listings' statements and filter arguments, and the count of affected rows."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from bridge.store.base import EventFilter, EventView
+from bridge.store.base import EventFilter
 
 EVENT_WHERE = """
 WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR outcome = $2)
@@ -24,13 +22,6 @@ SELECT source, event_id, type, outcome, payload FROM events {EVENT_WHERE} ORDER 
 
 def event_arguments(where: EventFilter) -> tuple[Any, ...]:
     return (where.source, where.outcome, where.since, where.until, where.event_id)
-
-
-def event_view(row: Any) -> EventView:
-    source, event_id, event_type, received_at, outcome, detail, kept = row
-    return EventView(
-        source, event_id, event_type, received_at, outcome, orjson.loads(detail)["reason"], kept
-    )
 
 
 def affected(status: str) -> int:

@@ -1,14 +1,14 @@
-"""What storing an event means in PostgreSQL: the event once per (source, event id), each of its
+"""Storing an event in PostgreSQL's SQL: the event once per (source, event id), each of its
 conversions once per (destination, dedupe key) in `conversion_keys`, which outlive purged
-deliveries, and the duplicate's reason. Each ingest is one statement per event."""
+deliveries; what that means is `bridge.store.rules`. Each ingest is one statement per event."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
-from bridge.store.base import EventOutcome, NewEvent, Stored
+from bridge.store.base import NewDelivery, NewEvent, Stored
+from bridge.store.rules import ingested, kept_detail, replayed
 
 _INGEST = """
 WITH ev AS (
@@ -70,6 +70,9 @@ SELECT count(*) FROM queued
 """
 
 
+_SET_OUTCOME = "UPDATE events SET outcome = $1, detail = $2 WHERE id = $3"
+
+
 async def ingest_one(connection: Any, event: NewEvent) -> Stored:
     deliveries = event.deliveries
     row = await connection.fetchrow(
@@ -89,26 +92,14 @@ async def ingest_one(connection: Any, event: NewEvent) -> Stored:
     )
     event_ref, created = row["event_ref"], row["created"]
     if event_ref is None:
-        return Stored("duplicate", 0)
-    unique_planned = len({(d.destination, d.dedupe_key) for d in deliveries})
-    if created == unique_planned:
-        return Stored(event.outcome, created)
-    first_recorded_by = await connection.fetchval(
-        _FIRST_RECORDED_BY,
-        [d.destination for d in deliveries],
-        [d.dedupe_key for d in deliveries],
-        event_ref,
-    )
-    if created == 0:
-        detail = orjson.loads(event.detail)
-        detail["reason"] = f"conversion already recorded from event {first_recorded_by}"
-        await connection.execute(
-            "UPDATE events SET outcome = 'duplicate', detail = $1 WHERE id = $2",
-            orjson.dumps(detail),
-            event_ref,
-        )
-        return Stored("duplicate", 0, first_recorded_by)
-    return Stored(event.outcome, created, first_recorded_by)
+        return ingested(event, None)
+    first_recorded_by = None
+    if created < _planned(deliveries):
+        first_recorded_by = await _first_recorded_by(connection, deliveries, event_ref)
+    stored = ingested(event, created, first_recorded_by)
+    if stored.outcome == "duplicate":
+        await connection.execute(_SET_OUTCOME, "duplicate", kept_detail(event, stored), event_ref)
+    return stored
 
 
 async def replay_one(connection: Any, event: NewEvent) -> Stored:
@@ -134,22 +125,26 @@ async def replay_one(connection: Any, event: NewEvent) -> Stored:
         "SELECT EXISTS (SELECT 1 FROM conversion_keys WHERE event_ref = $1)", event_ref
     )
     first_recorded_by = None
-    if created < len({(d.destination, d.dedupe_key) for d in deliveries}):
-        first_recorded_by = await connection.fetchval(
-            _FIRST_RECORDED_BY,
-            [d.destination for d in deliveries],
-            [d.dedupe_key for d in deliveries],
-            -1,
-        )
-    detail = event.detail
-    outcome: EventOutcome = event.outcome
-    if has_deliveries:
-        outcome = "accepted"
-    elif deliveries:
-        updated = orjson.loads(detail)
-        updated["reason"] = f"conversion already recorded from event {first_recorded_by}"
-        detail, outcome = orjson.dumps(updated), "duplicate"
-    await connection.execute(
-        "UPDATE events SET outcome = $1, detail = $2 WHERE id = $3", outcome, detail, event_ref
+    if created < _planned(deliveries):
+        first_recorded_by = await _first_recorded_by(connection, deliveries, -1)
+    stored = replayed(event, has_deliveries, created, first_recorded_by)
+    await connection.execute(_SET_OUTCOME, stored.outcome, kept_detail(event, stored), event_ref)
+    return stored
+
+
+def _planned(deliveries: Sequence[NewDelivery]) -> int:
+    """How many deliveries the event asks for: one per (destination, dedupe key)."""
+    return len({(d.destination, d.dedupe_key) for d in deliveries})
+
+
+async def _first_recorded_by(
+    connection: Any, deliveries: Sequence[NewDelivery], other_than: int
+) -> str | None:
+    """The first event other than `other_than` (-1: any) that recorded one of `deliveries`."""
+    found: str | None = await connection.fetchval(
+        _FIRST_RECORDED_BY,
+        [d.destination for d in deliveries],
+        [d.dedupe_key for d in deliveries],
+        other_than,
     )
-    return Stored(outcome, created, first_recorded_by)
+    return found

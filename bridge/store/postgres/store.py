@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import asyncpg
-import orjson
 
 from bridge.store.base import (
     AttemptRecord,
-    AttemptView,
     ClaimedDelivery,
     DeliveryStatus,
     DeliveryView,
@@ -35,19 +34,13 @@ from bridge.store.base import (
     Stored,
     StoreRefused,
     StoreUnavailable,
-    unstorable,
 )
-from bridge.store.postgres.queries import (
-    LIST_EVENTS,
-    RAW_EVENTS,
-    affected,
-    event_arguments,
-    event_view,
-)
+from bridge.store.migrations import CURRENT_VERSION
+from bridge.store.postgres.migrate import migrate
+from bridge.store.postgres.queries import LIST_EVENTS, RAW_EVENTS, affected, event_arguments
 from bridge.store.postgres.records import ingest_one, replay_one
-from bridge.store.postgres.schema import migrate
+from bridge.store.rules import check_storable, event_trace, event_view, in_chunks
 
-_PURGE_CHUNK = 1000
 # What each error means: data PostgreSQL refuses is bad input, not an outage; everything else
 # the driver raises (a closed connection, "another operation is in progress" while the server
 # shuts down, a server error) means the store cannot answer now.
@@ -180,6 +173,16 @@ _TRACE_ATTEMPTS = """
 SELECT delivery_ref, attempted_at, duration_ms, http_status, outcome, answer
 FROM attempts WHERE event_ref = $1 ORDER BY id
 """
+_CLEAR_PAYLOADS = """
+UPDATE events SET payload = NULL WHERE id IN (
+    SELECT id FROM events WHERE received_at < $1 AND payload IS NOT NULL LIMIT $2)
+"""
+_DELETE_FINISHED_EVENTS = """
+DELETE FROM events WHERE id IN (
+    SELECT e.id FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_ref = e.id)
+    LIMIT $2)
+"""
 _PURGE_DELIVERIES = """
 WITH gone AS (
     DELETE FROM deliveries_done
@@ -219,15 +222,11 @@ class PostgresStore:
 
     async def schema_version(self) -> int:
         async with self._connection() as connection:
-            version: int = await connection.fetchval(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
-            )
+            version: int = await connection.fetchval(CURRENT_VERSION)
             return version
 
     async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
-        refusal = unstorable(events)
-        if refusal is not None:
-            raise StoreRefused(refusal)
+        check_storable(events)
         async with self._connection() as connection, connection.transaction():
             return [await ingest_one(connection, event) for event in events]
 
@@ -310,33 +309,13 @@ class PostgresStore:
         return affected(queued) + affected(revived)
 
     async def purge(self, *, payloads_before: int, events_before: int) -> PurgeCounts:
-        cleared = deleted = 0
         async with self._connection() as connection:
-            while True:  # short transactions: the queue never waits long behind a purge
-                chunk = affected(
-                    await connection.execute(
-                        "UPDATE events SET payload = NULL WHERE id IN (SELECT id FROM events"
-                        " WHERE received_at < $1 AND payload IS NOT NULL LIMIT $2)",
-                        payloads_before,
-                        _PURGE_CHUNK,
-                    )
-                )
-                cleared += chunk
-                if chunk < _PURGE_CHUNK:
-                    break
-            while True:
-                chunk = affected(
-                    await connection.execute(
-                        "DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
-                        " WHERE e.received_at < $1 AND NOT EXISTS"
-                        " (SELECT 1 FROM deliveries d WHERE d.event_ref = e.id) LIMIT $2)",
-                        events_before,
-                        _PURGE_CHUNK,
-                    )
-                )
-                deleted += chunk
-                if chunk < _PURGE_CHUNK:
-                    break
+
+            async def chunk(sql: str, before: int, size: int) -> int:
+                return affected(await connection.execute(sql, before, size))
+
+            cleared = await in_chunks(partial(chunk, _CLEAR_PAYLOADS, payloads_before))
+            deleted = await in_chunks(partial(chunk, _DELETE_FINISHED_EVENTS, events_before))
         return PurgeCounts(cleared, deleted)
 
     async def purge_deliveries(
@@ -359,13 +338,7 @@ class PostgresStore:
                 return None
             deliveries = await connection.fetch(_TRACE_DELIVERIES, row[0], source, event_id)
             attempts = await connection.fetch(_TRACE_ATTEMPTS, row[0])
-        return EventTrace(
-            event=event_view(row[1:]),
-            rules=orjson.loads(row[6])["rules"],
-            deliveries=[DeliveryView(*d[:-1]) for d in deliveries],
-            conversions={d[0]: d[-1] for d in deliveries},
-            attempts=[AttemptView(*a) for a in attempts],
-        )
+        return event_trace(row, deliveries, attempts)
 
     async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
         async with self._connection() as connection:
@@ -373,9 +346,7 @@ class PostgresStore:
         return [RawEvent(*row) for row in rows]
 
     async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
-        refusal = unstorable(events)
-        if refusal is not None:
-            raise StoreRefused(refusal)
+        check_storable(events)
         async with self._connection() as connection:
             transaction = connection.transaction()
             await transaction.start()

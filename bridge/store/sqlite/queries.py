@@ -1,13 +1,11 @@
-"""The filters and row readers the SQLite store's listings share."""
+"""The filters the SQLite store's listings and changes share."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
-import orjson
-
-from bridge.store.base import EventFilter, EventView
+from bridge.store.base import EventFilter
 
 
 def event_filter(where: EventFilter) -> tuple[str, list[Any]]:
@@ -24,19 +22,6 @@ def event_filter(where: EventFilter) -> tuple[str, list[Any]]:
             clauses.append(f"{column} {operator} ?")
             params.append(value)
     return " AND ".join(clauses), params
-
-
-def event_view(row: Sequence[Any]) -> EventView:
-    source, event_id, event_type, received_at, outcome, detail, kept = row
-    return EventView(
-        source,
-        event_id,
-        event_type,
-        received_at,
-        outcome,
-        orjson.loads(detail)["reason"],
-        bool(kept),
-    )
 
 
 def delivery_filter(

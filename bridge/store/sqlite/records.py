@@ -1,18 +1,16 @@
-"""What storing an event means in SQLite: the event once per (source, event id), each of its
-conversions once per (destination, dedupe key), and the duplicate's reason. Each function is a
-job of the writer's group commit: it runs inside the group's transaction."""
+"""Storing an event in SQLite's SQL: the event once per (source, event id), each of its
+conversions once per (destination, dedupe key); what that means is `bridge.store.rules`. Each
+function is a job of the writer's group commit: it runs inside the group's transaction."""
 
 from __future__ import annotations
 
 import sqlite3
 
-import orjson
+from bridge.store.base import NewEvent, Stored
+from bridge.store.rules import ingested, kept_detail, replayed
 
-from bridge.store.base import EventOutcome, NewEvent, Stored
-
-# The inserts tell what they did by the cursor's `rowcount` (0 on a conflict) and `lastrowid`,
-# not by RETURNING: SQLite gathers RETURNING rows in a temporary b-tree it builds and drops for
-# every statement (measured: a quarter of the store's instructions per ingested event).
+# `rowcount` and `lastrowid`, not RETURNING, which builds a temporary b-tree per statement
+# (docs/benchmarks.md, "the store's statements").
 INSERT_EVENT = """
 INSERT INTO events (source, event_id, type, received_at, outcome, detail, payload)
 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -34,6 +32,9 @@ WHERE d.destination = ? AND d.dedupe_key = ?
 """
 
 
+_SET_OUTCOME = "UPDATE events SET outcome = ?, detail = ? WHERE id = ?"
+
+
 def ingest_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
     inserted = connection.execute(
         INSERT_EVENT,
@@ -48,13 +49,13 @@ def ingest_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
         ),
     )
     if inserted.rowcount == 0 or inserted.lastrowid is None:
-        return Stored("duplicate", 0)
+        return ingested(event, None)
     event_ref = inserted.lastrowid
     created, first_recorded_by = _insert_deliveries(connection, event_ref, event)
-    if event.deliveries and created == 0:
-        _mark_duplicate(connection, event_ref, event.detail, first_recorded_by)
-        return Stored("duplicate", 0, first_recorded_by)
-    return Stored(event.outcome, created, first_recorded_by)
+    stored = ingested(event, created, first_recorded_by)
+    if stored.outcome == "duplicate":
+        connection.execute(_SET_OUTCOME, ("duplicate", kept_detail(event, stored), event_ref))
+    return stored
 
 
 def replay_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
@@ -68,17 +69,9 @@ def replay_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
     has_deliveries = connection.execute(
         "SELECT EXISTS (SELECT 1 FROM deliveries WHERE event_ref = ?)", (event_ref,)
     ).fetchone()[0]
-    if has_deliveries:
-        outcome: EventOutcome = "accepted"
-    elif event.deliveries:
-        _mark_duplicate(connection, event_ref, event.detail, first_recorded_by)
-        return Stored("duplicate", 0, first_recorded_by)
-    else:
-        outcome = event.outcome
-    connection.execute(
-        "UPDATE events SET outcome = ?, detail = ? WHERE id = ?", (outcome, event.detail, event_ref)
-    )
-    return Stored(outcome, created, first_recorded_by)
+    stored = replayed(event, bool(has_deliveries), created, first_recorded_by)
+    connection.execute(_SET_OUTCOME, (stored.outcome, kept_detail(event, stored), event_ref))
+    return stored
 
 
 def _insert_deliveries(
@@ -107,14 +100,3 @@ def _insert_deliveries(
             found = connection.execute(_FIRST_RECORDED_BY, (d.destination, d.dedupe_key)).fetchone()
             first_recorded_by = found[0] if found else "?"
     return created, first_recorded_by
-
-
-def _mark_duplicate(
-    connection: sqlite3.Connection, event_ref: int, detail: bytes, first_recorded_by: str | None
-) -> None:
-    updated = orjson.loads(detail)
-    updated["reason"] = f"conversion already recorded from event {first_recorded_by}"
-    connection.execute(
-        "UPDATE events SET outcome = 'duplicate', detail = ? WHERE id = ?",
-        (orjson.dumps(updated), event_ref),
-    )

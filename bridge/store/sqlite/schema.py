@@ -1,99 +1,68 @@
-"""The SQLite file: where it is, how a connection to it is made durable, and its migrations."""
+"""The SQLite store's schema as it stands after every migration, to read in one place.
 
-from __future__ import annotations
+The migrations (`bridge/store/migrations/sqlite/`) build it; a test holds a migrated store
+to this text, so a migration that changes the schema changes this file too.
+"""
 
-import sqlite3
-import time
-from pathlib import Path
+SCHEMA = """
+-- Applied migrations, one row each.
+CREATE TABLE schema_migrations
+(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);
 
-from bridge.store.migrations import migrations
+-- Events: one row per verified sender event. (source, event_id) is the idempotency key.
+-- `payload` is the raw body, NULL once retention erased it.
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT    NOT NULL,
+    event_id    TEXT    NOT NULL,
+    type        TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    outcome     TEXT    NOT NULL
+                CHECK (outcome = 'accepted' OR outcome = 'ignored' OR outcome = 'unmapped'
+                       OR outcome = 'duplicate'),
+    detail      BLOB    NOT NULL,
+    payload     BLOB,
+    UNIQUE (source, event_id)
+);
+CREATE INDEX events_received_at ON events (received_at);
 
+-- Deliveries: one row per (conversion, destination). (destination, dedupe_key) keeps one
+-- purchase from being counted twice when several sender events report it. A purged delivery
+-- keeps its row, emptied (`purged_at` set), so its key and id are never used again while its
+-- event is kept; every read leaves purged rows out.
+CREATE TABLE deliveries (
+    id              INTEGER PRIMARY KEY,
+    event_ref       INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    rule            TEXT    NOT NULL,
+    destination     TEXT    NOT NULL,
+    dedupe_key      TEXT    NOT NULL,
+    conversion      BLOB    NOT NULL,
+    status          TEXT    NOT NULL DEFAULT 'pending'
+                    CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead'),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    lease_owner     TEXT,
+    lease_until     INTEGER,
+    last_status     INTEGER,
+    last_answer     TEXT,
+    finished_at     INTEGER,
+    purged_at       INTEGER,
+    UNIQUE (destination, dedupe_key)
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_event ON deliveries (event_ref);
 
-def sqlite_path(url: str) -> Path:
-    """`sqlite:///relative.db` or `sqlite:////absolute/path.db` -> a filesystem path."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ValueError(f"not a SQLite URL: {url!r} (expected sqlite:///path/to/file.db)")
-    return Path(url[len(prefix) :])
-
-
-# Pages of 8 KiB for new stores: a webhook's row (its raw body, typically 2 to 8 KB) shares a
-# page with others or fits one alone instead of spilling onto overflow pages, so a group commit
-# writes fewer WAL frames, each costing one `pwrite` for its header and one for the page
-# (measured: ingest +6 to 9 % requests per second, p99 17 -> 11 ms). A store's page size is
-# fixed once it is in WAL mode; older stores keep their 4 KiB pages (docs/operations.md says
-# how to convert one).
-PAGE_SIZE = 8192
-
-
-def connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
-    connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before WAL: it writes the header
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = FULL")
-    connection.execute("PRAGMA foreign_keys = ON")
-    return connection
-
-
-def migrate(path: Path, busy_timeout_ms: int = 5000) -> int:
-    """Apply pending migrations, each under an exclusive write lock; returns the schema version.
-
-    Each migration runs on a connection of its own: one that edits the schema's text (0002)
-    leaves the connection's parsed schema behind, and an `ALTER TABLE` on that connection
-    would write at the old text's offsets.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        version, applied = _apply_next_migration(path, busy_timeout_ms)
-        if not applied:
-            return version
-
-
-def _apply_next_migration(path: Path, busy_timeout_ms: int) -> tuple[int, bool]:
-    """(schema version, whether a migration was applied to reach it)."""
-    connection = connect(path, busy_timeout_ms)
-    try:
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-        )
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            current = int(
-                connection.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
-                ).fetchone()[0]
-            )
-            pending = [m for m in migrations("sqlite") if m.version > current]
-            if not pending:
-                connection.execute("COMMIT")
-                return current, False
-            migration = pending[0]
-            for statement in _statements(migration.sql):
-                connection.execute(statement)
-            connection.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                (migration.version, migration.name, int(time.time() * 1000)),
-            )
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.rollback()
-            raise
-        return migration.version, True
-    finally:
-        connection.close()
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (`sqlite3.complete_statement` knows the grammar)."""
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        if not buffer and line.lstrip().startswith("--"):
-            continue
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements
+-- Attempts: every try with the vendor's status and answer, for "why didn't it show up?".
+CREATE TABLE attempts (
+    id           INTEGER PRIMARY KEY,
+    delivery_ref INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    attempted_at INTEGER NOT NULL,
+    duration_ms  INTEGER NOT NULL,
+    http_status  INTEGER,
+    outcome      TEXT    NOT NULL,
+    answer       TEXT
+);
+CREATE INDEX attempts_delivery ON attempts (delivery_ref);
+"""

@@ -13,16 +13,14 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-import orjson
-
 from bridge.store.base import (
     AttemptRecord,
-    AttemptView,
     ClaimedDelivery,
     DeliveryStatus,
     DeliveryView,
@@ -34,21 +32,20 @@ from bridge.store.base import (
     QueueDepth,
     RawEvent,
     Stored,
-    StoreRefused,
     StoreUnavailable,
-    unstorable,
 )
-from bridge.store.sqlite.queries import delivery_filter, event_filter, event_view
+from bridge.store.migrations import CURRENT_VERSION
+from bridge.store.rules import check_storable, event_trace, event_view, in_chunks
+from bridge.store.sqlite.connection import connect
+from bridge.store.sqlite.migrate import migrate
+from bridge.store.sqlite.queries import delivery_filter, event_filter
 from bridge.store.sqlite.records import ingest_one, replay_one
-from bridge.store.sqlite.schema import connect, migrate
 from bridge.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
 
-# CPython's sqlite3 binds int, float, str and bytearray parameters directly but looks every
-# `bytes` one (payloads, conversions, details) up as an adaptable type, through a failed
-# attribute lookup that raises and clears an AttributeError each time. With `bytes` registered
-# as its own adapter the lookup is one dict hit; the bytes bound are the same objects.
+# sqlite3 looks each `bytes` parameter up as adaptable through a raised AttributeError; as its
+# own adapter, one dict hit, same objects bound (docs/benchmarks.md, "the store's statements").
 sqlite3.register_adapter(bytes, bytes)
 
 _QUEUE_DEPTH = """
@@ -84,7 +81,16 @@ FROM attempts a JOIN deliveries d ON d.id = a.delivery_ref WHERE d.event_ref = ?
 _EVENT_COLUMNS = (
     "SELECT source, event_id, type, received_at, outcome, detail, payload IS NOT NULL FROM events"
 )
-_PURGE_CHUNK = 1000
+_CLEAR_PAYLOADS = """
+UPDATE events SET payload = NULL WHERE id IN (
+    SELECT id FROM events WHERE received_at < ? AND payload IS NOT NULL LIMIT ?)
+"""
+_DELETE_FINISHED_EVENTS = """
+DELETE FROM events WHERE id IN (
+    SELECT e.id FROM events e WHERE e.received_at < ? AND NOT EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_ref = e.id AND d.status = 'pending')
+    LIMIT ?)
+"""
 
 
 class SQLiteStore:
@@ -123,18 +129,12 @@ class SQLiteStore:
         await self._read(lambda connection: connection.execute("SELECT 1").fetchone())
 
     async def schema_version(self) -> int:
-        row = await self._read(
-            lambda c: c.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
-            ).fetchone()
-        )
+        row = await self._read(lambda c: c.execute(CURRENT_VERSION).fetchone())
         return int(row[0])
 
-    def ingest(self, events: Sequence[NewEvent]) -> asyncio.Future[list[Stored]]:
-        refusal = unstorable(events)
-        if refusal is not None:
-            raise StoreRefused(refusal)
-        return self.writer.run(lambda connection: [ingest_one(connection, e) for e in events])
+    async def ingest(self, events: Sequence[NewEvent]) -> list[Stored]:
+        check_storable(events)
+        return await self.writer.run(lambda c: [ingest_one(c, event) for event in events])
 
     async def claim(
         self, owner: str, now: int, limit: int, lease_ms: int, destinations: Collection[str]
@@ -143,9 +143,8 @@ class SQLiteStore:
             return []
         names = sorted(destinations)
         marks = ",".join("?" * len(names))
-        # `+destination` keeps SQLite off the (destination, dedupe_key) unique index, which
-        # would scan every delivery ever made for the destination; `deliveries_due` holds only
-        # pending ones (measured: 1 M stored rows halved ingest speed without this).
+        # `+destination`: scan `deliveries_due` (pending only), not the unique index of every
+        # delivery ever made (docs/benchmarks.md, the levers).
         sql = f"""
             UPDATE deliveries SET lease_owner = ?, lease_until = ?
             WHERE id IN (
@@ -249,34 +248,11 @@ class SQLiteStore:
         return count
 
     async def purge(self, *, payloads_before: int, events_before: int) -> PurgeCounts:
-        cleared = deleted = 0
-        while True:  # short transactions, so ingest never waits long behind a purge
-            chunk = await self.writer.run(
-                lambda c: (
-                    c.execute(
-                        "UPDATE events SET payload = NULL WHERE id IN (SELECT id FROM events"
-                        " WHERE received_at < ? AND payload IS NOT NULL LIMIT ?)",
-                        (payloads_before, _PURGE_CHUNK),
-                    ).rowcount
-                )
-            )
-            cleared += chunk
-            if chunk < _PURGE_CHUNK:
-                break
-        while True:
-            chunk = await self.writer.run(
-                lambda c: (
-                    c.execute(
-                        "DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
-                        " WHERE e.received_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
-                        " WHERE d.event_ref = e.id AND d.status = 'pending') LIMIT ?)",
-                        (events_before, _PURGE_CHUNK),
-                    ).rowcount
-                )
-            )
-            deleted += chunk
-            if chunk < _PURGE_CHUNK:
-                break
+        def chunk(sql: str, before: int, size: int) -> Awaitable[int]:
+            return self.writer.run(lambda c: c.execute(sql, (before, size)).rowcount)
+
+        cleared = await in_chunks(partial(chunk, _CLEAR_PAYLOADS, payloads_before))
+        deleted = await in_chunks(partial(chunk, _DELETE_FINISHED_EVENTS, events_before))
         return PurgeCounts(cleared, deleted)
 
     async def purge_deliveries(
@@ -316,13 +292,7 @@ class SQLiteStore:
                 return None
             deliveries = c.execute(_TRACE_DELIVERIES, (row[0],)).fetchall()
             attempts = c.execute(_TRACE_ATTEMPTS, (row[0],)).fetchall()
-            return EventTrace(
-                event=event_view(row[1:]),
-                rules=orjson.loads(row[6])["rules"],
-                deliveries=[DeliveryView(*d[:-1]) for d in deliveries],
-                conversions={d[0]: d[-1] for d in deliveries},
-                attempts=[AttemptView(*a) for a in attempts],
-            )
+            return event_trace(row, deliveries, attempts)
 
         return await self._read(trace)
 
@@ -334,9 +304,7 @@ class SQLiteStore:
         return [RawEvent(*row) for row in rows]
 
     async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
-        refusal = unstorable(events)
-        if refusal is not None:
-            raise StoreRefused(refusal)
+        check_storable(events)
 
         def replay(connection: sqlite3.Connection) -> list[Stored]:
             return [replay_one(connection, event) for event in events]
