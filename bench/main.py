@@ -47,6 +47,7 @@ from bench.processes import (
     free_port,
     pinned,
     rss_bytes,
+    run_wrk,
 )
 
 BENCH = REPO / "bench"
@@ -269,21 +270,11 @@ class Bench:
                 expect,
             ]
             window.start()
-            done = subprocess.run(
-                pinned(argv, self.client_cpu),
-                capture_output=True,
-                text=True,
-                timeout=seconds + 120,
-                check=False,
-            )
-            window.stop()
-            pool.unlink()
-            line = next(
-                (x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None
-            )
-            if line is None:
-                raise RuntimeError(f"wrk printed no result: {done.stdout}\n{done.stderr}")
-            result = json.loads(line.removeprefix("BENCH_RESULT "))
+            try:
+                result = run_wrk(argv, self.client_cpu, seconds)
+            finally:
+                window.stop()
+                pool.unlink()
             run.requests = result["requests"]
             run.seconds = result["duration_us"] / 1e6
             run.p50_ms = result["p50_us"] / 1000

@@ -10,9 +10,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
+import orjson
 
 from bench import events as signing
 
@@ -128,6 +129,19 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def run_wrk(argv: Sequence[str], cpu: int | None, seconds: int) -> dict[str, Any]:
+    """Run wrk with one of the bench's Lua scripts (pinned to `cpu`) and return the figures its
+    `BENCH_RESULT` line reports."""
+    done = subprocess.run(
+        pinned(argv, cpu), capture_output=True, text=True, timeout=seconds + 120, check=False
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result: {done.stdout}\n{done.stderr}")
+    result: dict[str, Any] = orjson.loads(line.removeprefix("BENCH_RESULT "))
+    return result
 
 
 def rss_bytes(pid: int) -> int | None:

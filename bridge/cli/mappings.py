@@ -55,15 +55,29 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         for name, component in components.items():
             for rotation in rotations(component.options):
                 print(f"rotating: {kind} {name!r} accepts {rotation}; remove the old one when done")
+    for line in ledger_lines(config):
+        print(line)
     loaded = (
         f"{len(config.files)} files, {len(config.sources)} sources, "
         f"{len(config.destinations)} destinations, {len(config.rules.rules)} rules"
     )
+    if config.ledgers:
+        loaded += f", {len(config.ledgers)} ledger{'' if len(config.ledgers) == 1 else 's'}"
     counted = f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}"
     if warnings and args.strict:
         return fail(f"{counted}, and --strict treats warnings as errors ({loaded})")
     print(f"ok: {loaded}" + (f", {counted}" if warnings else ""))
     return 0
+
+
+def ledger_lines(config: Config) -> list[str]:
+    """One line per identity ledger: its endpoint, who may post to it, what it keeps, how long."""
+    return [
+        f"ledger {name!r}: POST /identify/{name} from {', '.join(ledger.origins)};"
+        f" vendors {', '.join(ledger.vendors)}; kept {ledger.ttl_days} days"
+        + ("; consent required" if ledger.require_consent else "")
+        for name, ledger in config.ledgers.items()
+    ]
 
 
 def rotations(options: BaseModel) -> list[str]:

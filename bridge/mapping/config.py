@@ -1,6 +1,7 @@
 """Load every mapping file in a directory into one validated `Config`.
 
-Each file may hold `sources`, `destinations` and `rules`; names are global across files. All
+Each file may hold `sources`, `destinations`, `rules` and `ledgers`; names are global across
+files. All
 problems are collected (not just the first) and reported with file, line and field. Unset
 secrets are warnings, not errors: the service starts and reports what it is waiting for.
 """
@@ -18,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, 
 from bridge.destinations import VENDORS, Destination
 from bridge.destinations.base import Adjusted
 from bridge.destinations.fields import FieldError
+from bridge.identity.config import LedgerConfig
 from bridge.mapping.errors import MappingError, MappingIssue, allowed_keys, dotted
 from bridge.mapping.expressions import (
     EvaluationError,
@@ -54,6 +56,7 @@ class _FileModel(BaseModel):
     sources: dict[Name, dict[str, Any]] = {}
     destinations: dict[Name, dict[str, Any]] = {}
     rules: list[dict[str, Any]] = []
+    ledgers: dict[Name, dict[str, Any]] = {}
 
 
 class _RuleModel(BaseModel):
@@ -76,7 +79,10 @@ class Config:
     files: dict[str, str]
     """File name -> version (sha256 prefix of its bytes)."""
     origins: dict[str, str] = field(default_factory=dict)
-    """`source:NAME`, `destination:NAME`, `rule:NAME` -> `file:line` where it is defined."""
+    """`source:NAME`, `destination:NAME`, `rule:NAME`, `ledger:NAME` -> `file:line` where it is
+    defined."""
+    ledgers: dict[str, LedgerConfig] = field(default_factory=dict)
+    """Identity ledgers by name: the browser beacons `POST /identify/{name}` takes."""
     notes: list[str] = field(default_factory=list)
     """What a running service would be waiting for or silently not doing, found at load."""
 
@@ -114,6 +120,7 @@ class _Loader:
         self.rule_notes: list[str] = []
         self.sources: dict[str, Source] = {}
         self.destinations: dict[str, Destination] = {}
+        self.ledgers: dict[str, LedgerConfig] = {}
         self.origins: dict[str, str] = {}
         self.broken: set[str] = set()
         """`source:NAME` or `destination:NAME` defined with errors (already reported)."""
@@ -150,6 +157,8 @@ class _Loader:
                 )
                 if destination is not None:
                     self.destinations[name] = destination
+            for name, options in model.ledgers.items():
+                self._ledger(document, name, options)
         rules: list[Rule] = []
         for document, model in documents:
             for index, spec in enumerate(model.rules):
@@ -165,6 +174,7 @@ class _Loader:
             rules=RuleSet(rules),
             files={str(document.path): document.version for document, _ in documents},
             origins=self.origins,
+            ledgers=self.ledgers,
         )
         config.notes = [
             *self.waiting["source"],
@@ -220,6 +230,15 @@ class _Loader:
             where = f"{document.path}:{document.line_of(location)}"
             self.source_notes.extend(f"source {name!r} ({where}): {w}" for w in built.warnings())
         return built
+
+    def _ledger(self, document: YamlDocument, name: str, options: dict[str, Any]) -> None:
+        location: Location = ("ledgers", name)
+        if self._duplicate(document, location, "ledger", name):
+            return
+        try:
+            self.ledgers[name] = LedgerConfig.model_validate(options)
+        except ValidationError as exc:
+            self._report(document, location, exc, LedgerConfig)
 
     def _compile_rule(
         self, document: YamlDocument, index: int, spec: dict[str, Any], taken: set[str]

@@ -82,6 +82,18 @@ class Settings(BaseSettings):
     )
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics on /metrics.")
 
+    identify_rate: float = Field(
+        10.0, gt=0, description="Beacons a second one client may post to /identify; then 429."
+    )
+    identify_burst: int = Field(
+        20, ge=1, description="Beacons one client may post at once before the rate applies."
+    )
+    identify_trust_forwarded: bool = Field(
+        False,
+        description="Rate-limit /identify by the first X-Forwarded-For address, not the peer's"
+        " (only behind a proxy that sets the header itself).",
+    )
+
     @field_validator("admin_token", mode="before")
     @classmethod
     def _unset_or_hard_to_guess(cls, value: object) -> object:

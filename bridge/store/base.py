@@ -1,8 +1,9 @@
 """The durable outbox's records and its four roles, so SQLite and PostgreSQL are interchangeable.
 
 `Outbox` (ingest, claim, record, release) is the hot path; `Ledger` the reads a person makes;
-`Maintenance` what an operator changes; `Lifecycle` opening and closing. `Store` is all four,
-and each caller is typed to the one it uses.
+`Maintenance` what an operator changes; `Lifecycle` opening and closing. `Store` is all four
+and the identity ledger's `Identities` (`identities.py`), and each caller is typed to the one
+it uses.
 
 Times are integer unix milliseconds, passed in by the caller (tests control the clock).
 Every method is a coroutine and never blocks the event loop; `ingest` commits durably before it
@@ -14,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from bridge.store.identities import Identities
 
 EventOutcome = Literal["accepted", "ignored", "unmapped", "duplicate"]
 DeliveryStatus = Literal["pending", "delivered", "dead"]
@@ -317,5 +320,5 @@ class Lifecycle(Protocol):
     async def close(self) -> None: ...
 
 
-class Store(Outbox, Ledger, Maintenance, Lifecycle, Protocol):
+class Store(Outbox, Ledger, Maintenance, Lifecycle, Identities, Protocol):
     """A whole store, as `open_store` returns it; each caller takes the one role it uses."""

@@ -1,8 +1,8 @@
 """Prometheus metrics, one registry per app (so tests and several apps in a process never mix).
 
-Label values are bounded: sources, destinations and rules come from the mapping files, and a
-request for a source that does not exist is counted under `source="(unknown)"`, so a scanner
-cannot grow the series without limit.
+Label values are bounded: sources, destinations, rules and ledgers come from the mapping files,
+and a request for a source (or ledger) that does not exist is counted under `"(unknown)"`, so a
+scanner cannot grow the series without limit.
 """
 
 from __future__ import annotations
@@ -120,10 +120,16 @@ class Metrics:
             ["source"],
             _FAST,
         )
+        self.identify_requests = Tally(
+            "bridge_identify_requests",
+            "Beacons answered on /identify, by ledger and HTTP status",
+            ["ledger", "status"],
+        )
         r.register(
             _Held(
                 [
                     self.webhook_requests,
+                    self.identify_requests,
                     self.events,
                     self.signature_failures,
                     self.rule_results,

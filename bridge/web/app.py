@@ -1,10 +1,11 @@
 """The web app: two surfaces of one process, each served on its own port.
 
-The webhook port (`BridgeApp`) answers senders and probes: `POST /webhooks/{source}` on its
-own plain endpoint, `/healthz`, and `/readyz` with a bare status. The admin port (`app.admin`)
-answers operators: `/metrics`, the admin API, and `/readyz` with the detail (source and
-destination names, missing variables). A NetworkPolicy can separate ports but not paths, so
-nothing an operator reads is reachable on the port the Ingress exposes.
+The webhook port (`BridgeApp`) answers senders, browsers and probes: `POST /webhooks/{source}`
+and `/identify/{ledger}` on their own plain endpoints, `/healthz`, and `/readyz` with a bare
+status. The admin port (`app.admin`) answers operators: `/metrics`, the admin API, and
+`/readyz` with the detail (source and destination names, missing variables). A NetworkPolicy
+can separate ports but not paths, so nothing an operator reads is reachable on the port the
+Ingress exposes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from bridge.runtime.settings import Settings
 from bridge.telemetry import metrics
 from bridge.telemetry.logs import flush_logs
 from bridge.web.admin import admin_routes
+from bridge.web.identify import IdentifyEndpoint, identify_ledger
+from bridge.web.identify_script import identify_script_route
 from bridge.web.webhooks import WebhookEndpoint, webhook_source
 
 
@@ -39,8 +42,9 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 class BridgeApp(Starlette):
-    """The webhook port. Starlette, except that webhook POSTs go straight to their endpoint
-    (see webhook_endpoint); `admin` is the admin port's app, sharing this app's state."""
+    """The webhook port. Starlette, except that webhook POSTs and beacons go straight to their
+    endpoints (see webhook_endpoint); `admin` is the admin port's app, sharing this app's state.
+    Without `webhooks` (a worker process) neither is served."""
 
     def __init__(
         self,
@@ -50,8 +54,13 @@ class BridgeApp(Starlette):
         webhooks: bool,
     ) -> None:
         self.webhooks = WebhookEndpoint(lambda: self.state.bridge) if webhooks else None
+        self.identify = IdentifyEndpoint(lambda: self.state.bridge) if webhooks else None
         if self.webhooks is not None:
             routes = [*routes, Route("/webhooks/{source}", self.webhooks, methods=["POST"])]
+        if self.identify is not None:
+            methods = ["POST", "OPTIONS"]
+            routes = [*routes, Route("/identify/{ledger}", self.identify, methods=methods)]
+            routes.append(identify_script_route)
         super().__init__(
             routes=routes, lifespan=lifespan, exception_handlers={Exception: internal_error}
         )
@@ -66,6 +75,12 @@ class BridgeApp(Starlette):
             if source is not None:
                 scope["path_params"] = {"source": source}  # what starlette's route would set
                 await self.webhooks(scope, receive, send)
+                return
+        if self.identify is not None and scope["type"] == "http":
+            ledger = identify_ledger(scope["path"])
+            if ledger is not None and scope["method"] in ("POST", "OPTIONS"):
+                scope["path_params"] = {"ledger": ledger}
+                await self.identify(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 

@@ -88,6 +88,9 @@ def http_server(app: BridgeApp, settings: Settings, listeners: Listeners) -> uvi
         log_config=None,
         access_log=False,
         server_header=False,
+        # The client's address is the socket's peer: bridge decides itself when to trust a
+        # forwarded one (BRIDGE_IDENTIFY_TRUST_FORWARDED), never uvicorn for 127.0.0.1.
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.worker_shutdown_grace_seconds) + 5,
     )
     return uvicorn.Server(config)

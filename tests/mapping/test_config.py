@@ -210,7 +210,7 @@ def test_an_unknown_section_lists_the_allowed_ones(tmp_path: Path) -> None:
     )
     assert found == [
         f"{tmp_path / 'mappings' / 'pagent.yaml'}:2: destination: unknown key"
-        " (allowed: destinations, rules, sources)"
+        " (allowed: destinations, ledgers, rules, sources)"
     ]
 
 

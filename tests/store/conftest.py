@@ -1,14 +1,20 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 import pytest
 
 from bridge.store import Store, open_store
 from bridge.store.base import NewDelivery, NewEvent, Outbox
+from bridge.store.identities import Identities
+from tests.support.identities import MemoryIdentities
 from tests.support.outbox import MemoryOutbox
+
+T = TypeVar("T")
 
 NOW = 1_795_000_000_000
 HOUR = 3_600_000
@@ -35,20 +41,36 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture(params=["sqlite", "postgres", "memory"])
-def outbox_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
-    """A store's URL, or None for the in-memory outbox."""
+def url_or_memory(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """A store's URL, or None for the in-memory stand-in unit tests use."""
     return None if request.param == "memory" else _database_url(request, tmp_path)
 
 
 @pytest.fixture
-async def outbox(outbox_url: str | None) -> AsyncIterator[Outbox]:
+async def outbox(url_or_memory: str | None) -> AsyncIterator[Outbox]:
     """The outbox's tests run against each store and the in-memory outbox unit tests use."""
-    if outbox_url is None:
-        yield MemoryOutbox()
+    async with _store_or(url_or_memory, MemoryOutbox) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def identities(url_or_memory: str | None) -> AsyncIterator[Identities]:
+    """The ledger's tests run against each store and the in-memory ledger unit tests use."""
+    async with _store_or(url_or_memory, MemoryIdentities) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def _store_or(url: str | None, stand_in: Callable[[], T]) -> AsyncIterator[Store | T]:
+    """The store `url` names, closed afterwards; `stand_in()` when there is none."""
+    if url is None:
+        yield stand_in()
         return
-    opened = await open_store(outbox_url)
-    yield opened
-    await opened.close()
+    opened = await open_store(url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 def new_event(

@@ -36,6 +36,7 @@ from bridge.store.base import (
     StoreUnavailable,
 )
 from bridge.store.migrations import CURRENT_VERSION
+from bridge.store.postgres.identities import PostgresIdentities
 from bridge.store.postgres.migrate import migrate
 from bridge.store.postgres.queries import LIST_EVENTS, RAW_EVENTS, affected, event_arguments
 from bridge.store.postgres.records import ingest_one, replay_one
@@ -195,7 +196,7 @@ SELECT count(*) FROM gone
 """
 
 
-class PostgresStore:
+class PostgresStore(PostgresIdentities):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

@@ -3,8 +3,9 @@
 Durability: in WAL mode, `synchronous=FULL` fsyncs the write-ahead log at every commit, so a
 commit that returned survives a power cut, not just a process crash (`NORMAL` would only sync
 at checkpoints and could lose the last commits on power loss, after the sender got its 200).
-The fsync cost is shared by group commit (`writer.py`). No SQLite call runs on the event loop:
-writes go through the writer thread, reads through one reader thread with its own connection.
+The fsync cost is shared by group commit (`writer.py`), webhooks and beacons alike. No SQLite
+call runs on the event loop: writes go through the writer thread, reads through one reader
+thread with its own connection.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bridge.store.base import (
 from bridge.store.migrations import CURRENT_VERSION
 from bridge.store.rules import check_storable, event_trace, event_view, in_chunks
 from bridge.store.sqlite.connection import connect
+from bridge.store.sqlite.identities import SQLiteIdentities
 from bridge.store.sqlite.migrate import migrate
 from bridge.store.sqlite.queries import delivery_filter, event_filter
 from bridge.store.sqlite.records import ingest_one, replay_one
@@ -93,7 +95,7 @@ DELETE FROM events WHERE id IN (
 """
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteIdentities):
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms

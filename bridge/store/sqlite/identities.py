@@ -1,0 +1,93 @@
+"""The identity ledger in SQLite's SQL (its rules are `bridge.store.identity_rules`): writes
+are jobs of the writer's group commit, so beacons share fsyncs with webhooks; recalls run on
+the read connection, as the other reads do."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import TypeVar
+
+from bridge.store.identities import KnownIdentity, Link, Sighting
+from bridge.store.identity_rules import (
+    known_identity,
+    rows_to_link,
+    rows_to_remember,
+    unrecallable,
+)
+from bridge.store.rules import in_chunks
+from bridge.store.writer import GroupCommitWriter
+
+T = TypeVar("T")
+
+# A newer capture replaces the vendor's row; an identical repeat of a live row or an older
+# capture changes nothing (and counts nothing). An expired row is renewed by any capture.
+REMEMBER = """
+INSERT INTO identity_sightings (ledger, ref, vendor, ids, captured_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (ledger, ref, vendor) DO UPDATE
+SET ids = excluded.ids, captured_at = excluded.captured_at, expires_at = excluded.expires_at
+WHERE excluded.captured_at >= identity_sightings.captured_at
+  AND (excluded.ids != identity_sightings.ids
+       OR identity_sightings.expires_at <= excluded.captured_at)
+"""
+# The first link wins; one that expired before the new link was made is replaced.
+LINK = """
+INSERT INTO identity_links (ledger, key, ref, linked_at, expires_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (ledger, key) DO UPDATE
+SET ref = excluded.ref, linked_at = excluded.linked_at, expires_at = excluded.expires_at
+WHERE identity_links.expires_at <= excluded.linked_at
+"""
+# Rows found by the reference itself (no link key), then those found through a link.
+RECALL = """
+SELECT NULL, ref, vendor, ids, captured_at FROM identity_sightings
+WHERE ledger = ?1 AND ref = ?2 AND expires_at > ?3
+UNION ALL
+SELECT l.key, s.ref, s.vendor, s.ids, s.captured_at
+FROM identity_links l JOIN identity_sightings s ON s.ledger = l.ledger AND s.ref = l.ref
+WHERE l.ledger = ?1 AND l.key = ?2 AND l.expires_at > ?3 AND s.expires_at > ?3
+"""
+_FORGET_SIGHTINGS = """
+DELETE FROM identity_sightings WHERE rowid IN (
+    SELECT rowid FROM identity_sightings WHERE expires_at <= ? LIMIT ?)
+"""
+_FORGET_LINKS = """
+DELETE FROM identity_links WHERE (ledger, key) IN (
+    SELECT ledger, key FROM identity_links WHERE expires_at <= ? LIMIT ?)
+"""
+
+
+class SQLiteIdentities:
+    """`Identities` for `SQLiteStore`, on its writer and its read connection."""
+
+    writer: GroupCommitWriter
+
+    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError  # the store's own
+
+    async def remember(self, sightings: Sequence[Sighting]) -> int:
+        return await self._write_all(REMEMBER, rows_to_remember(sightings))
+
+    async def link(self, links: Sequence[Link]) -> int:
+        return await self._write_all(LINK, rows_to_link(links))
+
+    async def recall(self, ledger: str, key: str, now: int) -> KnownIdentity | None:
+        if unrecallable(ledger, key):
+            return None
+        rows = await self._read(lambda c: c.execute(RECALL, (ledger, key, now)).fetchall())
+        return known_identity(ledger, rows)
+
+    async def forget_expired(self, now: int) -> int:
+        def chunk(sql: str, size: int) -> Awaitable[int]:
+            return self.writer.run(lambda c: c.execute(sql, (now, size)).rowcount)
+
+        sightings = await in_chunks(partial(chunk, _FORGET_SIGHTINGS))
+        return sightings + await in_chunks(partial(chunk, _FORGET_LINKS))
+
+    async def _write_all(self, sql: str, rows: Sequence[tuple[object, ...]]) -> int:
+        """Run `sql` for each row in the next group commit; the rows it changed."""
+        if not rows:
+            return 0
+        changed: int = await self.writer.run(lambda c: c.executemany(sql, rows).rowcount)
+        return changed
