@@ -1,8 +1,8 @@
 """Load every mapping file in a directory into one validated `Config`.
 
-Each file may hold `sources`, `destinations`, `rules` and `ledgers`; names are global across
-files. All
-problems are collected (not just the first) and reported with file, line and field. Unset
+Each file may hold `sources`, `destinations`, `rules` and `ledgers` (`file_models`); names are
+global across files. All problems are collected (not just the first) and reported with file,
+line and field. Unset
 secrets are warnings, not errors: the service starts and reports what it is waiting for.
 """
 
@@ -12,9 +12,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bridge.destinations import VENDORS, Destination
 from bridge.destinations.base import Adjusted
@@ -28,6 +28,7 @@ from bridge.mapping.expressions import (
     compile_expression,
 )
 from bridge.mapping.fields import FIELD_NAMES, coerce, compile_entry
+from bridge.mapping.file_models import FileModel, RuleModel
 from bridge.mapping.notes import (
     did_you_mean,
     missing_secret_notes,
@@ -41,33 +42,6 @@ from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
 from bridge.sources import SOURCE_KINDS, Source
 
 _Component = TypeVar("_Component", Source, Destination)
-
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-"""Source, destination and rule names: lower case, digits, `-` and `_` (they appear in URLs)."""
-
-
-def _listify(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-class _FileModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sources: dict[Name, dict[str, Any]] = {}
-    destinations: dict[Name, dict[str, Any]] = {}
-    rules: list[dict[str, Any]] = []
-    ledgers: dict[Name, dict[str, Any]] = {}
-
-
-class _RuleModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Name
-    source: Name
-    events: Annotated[list[str], BeforeValidator(_listify)] = []
-    when: str | None = None
-    destination: Annotated[list[Name], BeforeValidator(_listify)]
-    conversion: dict[str, Any]
 
 
 @dataclass
@@ -141,7 +115,7 @@ class _Loader:
         )
         if not paths:
             raise MappingError([MappingIssue(where, None, "", "no mapping files (*.yaml) found")])
-        documents: list[tuple[YamlDocument, _FileModel]] = []
+        documents: list[tuple[YamlDocument, FileModel]] = []
         for path in paths:
             parsed = self._read(path)
             if parsed is not None:
@@ -185,7 +159,7 @@ class _Loader:
         ]
         return config
 
-    def _read(self, path: Path) -> tuple[YamlDocument, _FileModel] | None:
+    def _read(self, path: Path) -> tuple[YamlDocument, FileModel] | None:
         try:
             document = load_yaml(path)
         except MappingError as exc:
@@ -193,9 +167,9 @@ class _Loader:
             self.unread = True
             return None
         try:
-            return document, _FileModel.model_validate(document.data or {})
+            return document, FileModel.model_validate(document.data or {})
         except ValidationError as exc:
-            self._report(document, (), exc, _FileModel)
+            self._report(document, (), exc, FileModel)
             self.unread = True
             return None
 
@@ -245,9 +219,9 @@ class _Loader:
     ) -> Rule | None:
         location: Location = ("rules", index)
         try:
-            model = _RuleModel.model_validate(spec)
+            model = RuleModel.model_validate(spec)
         except ValidationError as exc:
-            self._report(document, location, exc, _RuleModel)
+            self._report(document, location, exc, RuleModel)
             return None
         before = len(self.issues)
         if model.name in taken:

@@ -81,3 +81,22 @@ class Identities(Protocol):
     async def forget_expired(self, now: int) -> int:
         """Delete sightings and links whose `expires_at` has passed; returns how many rows."""
         ...
+
+
+class HoldsIdentities:
+    """A store that keeps the ledger in an object of its own (`identities`, on the store's
+    connections) and answers `Identities` through it."""
+
+    identities: Identities
+
+    async def remember(self, sightings: Sequence[Sighting]) -> int:
+        return await self.identities.remember(sightings)
+
+    async def link(self, links: Sequence[Link]) -> int:
+        return await self.identities.link(links)
+
+    async def recall(self, ledger: str, key: str, now: int) -> KnownIdentity | None:
+        return await self.identities.recall(ledger, key, now)
+
+    async def forget_expired(self, now: int) -> int:
+        return await self.identities.forget_expired(now)

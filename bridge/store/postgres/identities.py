@@ -3,7 +3,7 @@ statement per call, its rows passed as arrays, so a beacon costs one round trip 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import Any
@@ -58,10 +58,11 @@ DELETE FROM identity_links WHERE (ledger, key) IN (
 
 
 class PostgresIdentities:
-    """`Identities` for `PostgresStore`, on its pool's connections."""
+    """`Identities` on a `PostgresStore`'s connections (taken as the store takes them, so an
+    outage reads as `StoreUnavailable` here too)."""
 
-    def _connection(self) -> AbstractAsyncContextManager[Any]:
-        raise NotImplementedError  # the store's own
+    def __init__(self, connection: Callable[[], AbstractAsyncContextManager[Any]]) -> None:
+        self._connection = connection
 
     async def remember(self, sightings: Sequence[Sighting]) -> int:
         return await self._write_all(_REMEMBER, rows_to_remember(sightings))

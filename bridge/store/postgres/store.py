@@ -35,6 +35,7 @@ from bridge.store.base import (
     StoreRefused,
     StoreUnavailable,
 )
+from bridge.store.identities import HoldsIdentities
 from bridge.store.migrations import CURRENT_VERSION
 from bridge.store.postgres.identities import PostgresIdentities
 from bridge.store.postgres.migrate import migrate
@@ -196,9 +197,10 @@ SELECT count(*) FROM gone
 """
 
 
-class PostgresStore(PostgresIdentities):
+class PostgresStore(HoldsIdentities):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self.identities = PostgresIdentities(self._connection)
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 10) -> PostgresStore:

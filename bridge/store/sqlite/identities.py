@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from bridge.store.identities import KnownIdentity, Link, Sighting
 from bridge.store.identity_rules import (
@@ -58,13 +58,18 @@ DELETE FROM identity_links WHERE (ledger, key) IN (
 """
 
 
+class Reads(Protocol):
+    """The store's way to run a query on its read connection, off the event loop."""
+
+    def __call__(self, query: Callable[[sqlite3.Connection], T]) -> Awaitable[T]: ...
+
+
 class SQLiteIdentities:
-    """`Identities` for `SQLiteStore`, on its writer and its read connection."""
+    """`Identities` on a `SQLiteStore`'s writer (group commits) and its read connection."""
 
-    writer: GroupCommitWriter
-
-    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError  # the store's own
+    def __init__(self, writer: GroupCommitWriter, read: Reads) -> None:
+        self.writer = writer
+        self._read = read
 
     async def remember(self, sightings: Sequence[Sighting]) -> int:
         return await self._write_all(REMEMBER, rows_to_remember(sightings))

@@ -35,6 +35,7 @@ from bridge.store.base import (
     Stored,
     StoreUnavailable,
 )
+from bridge.store.identities import HoldsIdentities
 from bridge.store.migrations import CURRENT_VERSION
 from bridge.store.rules import check_storable, event_trace, event_view, in_chunks
 from bridge.store.sqlite.connection import connect
@@ -95,7 +96,7 @@ DELETE FROM events WHERE id IN (
 """
 
 
-class SQLiteStore(SQLiteIdentities):
+class SQLiteStore(HoldsIdentities):
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
@@ -103,6 +104,7 @@ class SQLiteStore(SQLiteIdentities):
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-sqlite-reader")
         self._local = threading.local()
         self._closed = False
+        self.identities = SQLiteIdentities(self.writer, self._read)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout_ms: int = 5000) -> SQLiteStore:

@@ -1,0 +1,35 @@
+"""What a mapping file may hold, before any of it is compiled: its top-level sections and the
+shape of a rule. Unknown keys are refused, so a misspelt section is an error, not ignored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+"""Source, destination and rule names: lower case, digits, `-` and `_` (they appear in URLs)."""
+
+
+def _listify(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class FileModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: dict[Name, dict[str, Any]] = {}
+    destinations: dict[Name, dict[str, Any]] = {}
+    rules: list[dict[str, Any]] = []
+    ledgers: dict[Name, dict[str, Any]] = {}
+
+
+class RuleModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    source: Name
+    events: Annotated[list[str], BeforeValidator(_listify)] = []
+    when: str | None = None
+    destination: Annotated[list[Name], BeforeValidator(_listify)]
+    conversion: dict[str, Any]
