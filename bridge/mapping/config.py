@@ -20,6 +20,7 @@ from bridge.destinations import VENDORS, Destination
 from bridge.destinations.base import Adjusted
 from bridge.destinations.fields import FieldError
 from bridge.identity.config import LedgerConfig
+from bridge.identity.vendors import BLOCKS
 from bridge.mapping.errors import MappingError, MappingIssue, allowed_keys, dotted
 from bridge.mapping.expressions import (
     EvaluationError,
@@ -29,6 +30,7 @@ from bridge.mapping.expressions import (
 )
 from bridge.mapping.fields import FIELD_NAMES, coerce, compile_entry
 from bridge.mapping.file_models import FileModel, RuleModel
+from bridge.mapping.identity import IdentitySpec, identity_paths
 from bridge.mapping.notes import (
     did_you_mean,
     missing_secret_notes,
@@ -69,6 +71,21 @@ def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Co
     """Validate and compile all `*.yaml`/`*.yml` files in `directory` (not recursive)."""
     loader = _Loader(environ if environ is not None else os.environ)
     return loader.load(directory)
+
+
+def _identity_path_problem(name: str, ledger: LedgerConfig, steps: tuple[str, ...]) -> str | None:
+    """Why `identity.<steps>` can never hold a value in this ledger, or None."""
+    if not steps:
+        return None
+    path = ".".join(("identity", *steps[:2]))
+    vendor = steps[0]
+    if vendor not in ledger.vendors:
+        captured = ", ".join(ledger.vendors)
+        return f"{path}: ledger {name!r} does not capture {vendor} (it captures {captured})"
+    fields = BLOCKS[vendor]
+    if len(steps) > 1 and steps[1] not in fields:
+        return f"{path}: {vendor} gives no {steps[1]} (it gives {', '.join(fields)})"
+    return None
 
 
 def _constant_problem(
@@ -244,6 +261,7 @@ class _Loader:
                 entries[field_name] = compile_entry(written)
             except (ExpressionError, FieldError) as exc:
                 self._issue(document, where, str(exc))
+        identity = self._identity(document, location, model)
         required: frozenset[str] = frozenset()
         for destination in destinations:
             if destination is None:
@@ -306,7 +324,48 @@ class _Loader:
             field_checks={
                 d.name: d.validate_field for d in destinations if d is not None and d.checks_fields
             },
+            identity=identity,
         )
+
+    def _identity(
+        self, document: YamlDocument, location: Location, model: RuleModel
+    ) -> IdentitySpec | None:
+        """The rule's `identity:` compiled, and every `identity.` path its entries read
+        checked against what the ledger captures (a path it cannot hold would be missing on
+        every event)."""
+        written = model.identity
+        reads = {name: list(identity_paths(entry)) for name, entry in model.conversion.items()}
+        if written is None:
+            for name, paths in reads.items():
+                if paths:
+                    self._issue(
+                        document,
+                        (*location, "conversion", name),
+                        "reads identity, but the rule has no identity: (name the ledger and"
+                        " the key the webhook carries)",
+                    )
+            return None
+        where = (*location, "identity")
+        key = self._expression(document, (*where, "key"), written.key)
+        link = self._expression(document, (*where, "link"), written.link) if written.link else None
+        ledger = self.ledgers.get(written.ledger)
+        if ledger is None:
+            if f"ledger:{written.ledger}" not in self.origins and not self.unread:
+                known = ", ".join(sorted(self.ledgers)) or "none defined"
+                self._issue(
+                    document,
+                    (*where, "ledger"),
+                    f"unknown ledger {written.ledger!r} (known: {known})",
+                )
+            return None
+        for name, paths in reads.items():
+            for steps in paths:
+                problem = _identity_path_problem(written.ledger, ledger, steps)
+                if problem:
+                    self._issue(document, (*location, "conversion", name), problem)
+        if key is None:
+            return None
+        return IdentitySpec(written.ledger, key, link)
 
     def _unknown(self, what: str, name: str) -> bool:
         """A name no file defines; not said of one defined with errors, already reported, nor

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+from bridge.mapping.identity import IdentityModel
+
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 """Source, destination and rule names: lower case, digits, `-` and `_` (they appear in URLs)."""
 
@@ -33,3 +35,4 @@ class RuleModel(BaseModel):
     when: str | None = None
     destination: Annotated[list[Name], BeforeValidator(_listify)]
     conversion: dict[str, Any]
+    identity: IdentityModel | None = None

@@ -18,6 +18,8 @@ from typing import Any
 from bridge.destinations.base import Adjusted
 from bridge.mapping.entries import Entries, compile_entries
 from bridge.mapping.expressions import EvaluationError, Expression
+from bridge.mapping.identity import IdentitySpec, with_identity
+from bridge.store.identities import KnownIdentity
 from bridge.utilities.times import utc_now
 from bridge.vocabulary.model import CONVERSION_FIELDS, Conversion, Event, Provenance, RuleResult
 
@@ -40,6 +42,8 @@ class Rule:
     )
     """Per destination that checks values: why it cannot take one, or what it takes instead
     (`Destination.validate_field`)."""
+    identity: IdentitySpec | None = None
+    """`identity:`: the ledger whose ids the entries read as `identity.<vendor>.<field>`."""
     unmapped_required: tuple[str, ...] = field(init=False, repr=False, compare=False)
     """Required fields no entry maps (the loader refuses such rules; built ones may have them)."""
     _entries: Entries = field(init=False, repr=False, compare=False)
@@ -57,8 +61,16 @@ class Rule:
     def applies_to(self, event: Event) -> bool:
         return event.source == self.source and (not self.events or event.type in self.events)
 
-    def evaluate(self, event: Event) -> RuleResult:
+    def identity_key(self, event: Event) -> str | None:
+        """The ledger key this event names its visitor by; None without `identity:` or a key."""
+        return None if self.identity is None else self.identity.key_of(event.payload)
+
+    def evaluate(self, event: Event, identity: KnownIdentity | None = None) -> RuleResult:
+        """`identity`: what the ledger knows for `identity_key(event)`, read by a rule with
+        `identity:` (a rule without it reads the payload alone)."""
         payload = event.payload
+        if self.identity is not None:
+            payload = with_identity(payload, identity)
         if self.when is not None:
             try:
                 matched = is_truthy(self.when.search(payload))
@@ -138,13 +150,32 @@ class RuleSet:
         self._by_source: dict[str, list[Rule]] = defaultdict(list)
         for rule in self.rules:
             self._by_source[rule.source].append(rule)
+        self.joined_sources = frozenset(r.source for r in self.rules if r.identity is not None)
+        """Sources with a rule that reads an identity ledger: only their events need a lookup."""
 
-    def evaluate(self, event: Event) -> list[RuleResult]:
-        """A result for every rule that applies to the event's source and type."""
+    def evaluate(
+        self, event: Event, identities: Mapping[str, KnownIdentity | None] | None = None
+    ) -> list[RuleResult]:
+        """A result for every rule that applies to the event's source and type; `identities`:
+        per rule name, what the ledger knows for that rule's key (`joining`)."""
+        if identities is None:
+            return [
+                rule.evaluate(event)
+                for rule in self._by_source.get(event.source, ())
+                if rule.applies_to(event)
+            ]
         return [
-            rule.evaluate(event)
+            rule.evaluate(event, identities.get(rule.name))
             for rule in self._by_source.get(event.source, ())
             if rule.applies_to(event)
+        ]
+
+    def joining(self, event: Event) -> list[Rule]:
+        """The rules with `identity:` that apply to the event: whose keys to look up."""
+        return [
+            rule
+            for rule in self._by_source.get(event.source, ())
+            if rule.identity is not None and rule.applies_to(event)
         ]
 
 

@@ -200,7 +200,7 @@ def test_an_unknown_key_lists_the_allowed_ones(tmp_path: Path) -> None:
         f"{folder / 'source.yaml'}:6: sources.stripe.tolerance: unknown key"
         " (allowed: kind, secret, tolerance_seconds)",
         f"{folder / 'rules.yaml'}:5: rules[0].label: unknown key"
-        " (allowed: conversion, destination, events, name, source, when)",
+        " (allowed: conversion, destination, events, identity, name, source, when)",
     ]
 
 

@@ -1,0 +1,119 @@
+"""A rule's `identity:` option: which ledger to read, by which key the webhook names a visitor.
+
+`identity: {ledger: web, key: data.object.client_reference_id || data.object.customer}` makes
+the ids that visitor's browser gave the ledger readable by the rule's entries as
+`identity.<vendor>.<field>` (`identity.pagent.session_id`). Ids the payload carries itself are
+preferred where the user writes so, with JMESPath's `||`
+(`data.object.metadata.session_id || identity.pagent.session_id`): no precedence rule of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jmespath
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from bridge.mapping.expressions import (
+    EvaluationError,
+    Expression,
+    ExpressionError,
+    PathExpression,
+    compile_expression,
+)
+from bridge.store.identities import KnownIdentity
+
+IDENTITY = "identity"
+"""The top-level name the ids are read under, in the entries of a rule with `identity:`."""
+
+_Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+class IdentityModel(BaseModel):
+    """`identity:` as a mapping file writes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ledger: _Text
+    key: _Text
+    link: _Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySpec:
+    """A rule's compiled `identity:`."""
+
+    ledger: str
+    key: Expression
+    link: Expression | None = None
+
+    def key_of(self, payload: Any) -> str | None:
+        """The key the payload names the visitor by; None when it names none."""
+        try:
+            key = self.key.search(payload)
+        except EvaluationError:
+            return None
+        if isinstance(key, bool) or not isinstance(key, str | int):
+            return None
+        return str(key) or None
+
+
+def identity_view(identity: KnownIdentity | None) -> dict[str, Any]:
+    """`{vendor: ids}` as the entries read it: plain dicts, which the compiled lookups need."""
+    if identity is None:
+        return {}
+    return {vendor: dict(captured.ids) for vendor, captured in identity.vendors.items()}
+
+
+def with_identity(payload: Any, identity: KnownIdentity | None) -> Any:
+    """A shallow copy of the payload with `identity` set (a payload's own `identity` key is
+    hidden from the rule: the ledger's ids are what the rule asked for)."""
+    if not isinstance(payload, dict):
+        return payload
+    return {**payload, IDENTITY: identity_view(identity)}
+
+
+def identity_paths(written: Any) -> Iterator[tuple[str, ...]]:
+    """Every `identity.…` path a `conversion:` entry as written reads, as its steps after
+    `identity` (an entry that does not compile reads none: its error is reported already)."""
+    if isinstance(written, dict) and set(written) != {"const"}:
+        for entry in written.values():
+            yield from identity_paths(entry)
+        return
+    if not isinstance(written, str):
+        return
+    try:
+        expression = compile_expression(written)
+    except ExpressionError:
+        return
+    if isinstance(expression, PathExpression):
+        steps = tuple(expression.text.split("."))
+        if steps[0] == IDENTITY:
+            yield steps[1:]
+        return
+    yield from _tree_paths(jmespath.compile(expression.text).parsed)
+
+
+def _tree_paths(node: Any) -> Iterator[tuple[str, ...]]:
+    if not isinstance(node, dict):
+        return
+    children = node.get("children", [])
+    if node.get("type") == "field" and node.get("value") == IDENTITY:
+        yield ()
+        return
+    if node.get("type") == "subexpression" and _is_identity(children[0] if children else None):
+        steps = []
+        for child in children[1:]:
+            if child.get("type") != "field":
+                break
+            steps.append(str(child["value"]))
+        yield tuple(steps)
+        return
+    for child in children:
+        yield from _tree_paths(child)
+
+
+def _is_identity(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("type") == "field" and node.get("value") == IDENTITY
