@@ -56,6 +56,7 @@ class Bridge:
             metrics=self.metrics,
             recent=worker.recent if worker else None,
             dedupe_retention_days=settings.dedupe_retention_days,
+            identities=store,
         )
 
     @classmethod

@@ -39,6 +39,7 @@ from bridge.store.base import (
     StoreRefused,
     StoreUnavailable,
 )
+from bridge.store.identities import Identities, KnownIdentity
 from bridge.store.rules import duplicate_reason
 from bridge.telemetry.logs import info_line
 from bridge.telemetry.metrics import Metrics
@@ -89,6 +90,7 @@ class Ingestor:
         metrics: Metrics | None = None,
         recent: RecentConversions | None = None,
         dedupe_retention_days: float | None = None,
+        identities: Identities | None = None,
     ) -> None:
         """`recent`: the worker's, when one runs in this process: the conversions planned here
         are left in it, so the worker need not decode them from the store again.
@@ -96,7 +98,10 @@ class Ingestor:
         `dedupe_retention_days`: how long the store keeps dedupe ids
         (`BRIDGE_DEDUPE_RETENTION_DAYS`): a delivery whose signed body is older than that (less
         a day) is refused (`refuse_stale`). None: no such check, for tools and tests that feed
-        recorded samples."""
+        recorded samples.
+
+        `identities`: the ledger the rules with `identity:` read; without it they find nothing
+        known."""
         self._config = config
         self._replay_window_ms = (
             None if dedupe_retention_days is None else replay_window_ms(dedupe_retention_days)
@@ -110,6 +115,8 @@ class Ingestor:
         self._on_new_deliveries = on_new_deliveries
         self._clock = clock
         self._metrics = metrics
+        self._identities = identities
+        self._joined = config.rules.joined_sources
 
     async def receive(
         self, source_name: str, request: InboundRequest, request_id: str = ""
@@ -157,7 +164,17 @@ class Ingestor:
         if not events:
             log.info("webhook with nothing to record", extra={**context, "status": 200})
             return Reply.json(200, {"status": "ok", "reason": "nothing to record"}, source), []
-        planned = [self.plan(event, now) for event in events]
+        if source_name in self._joined:
+            try:
+                planned = [
+                    self.plan(event, now, await self._recall(event, now)) for event in events
+                ]
+            except StoreUnavailable as exc:
+                log.error("identity not read", extra={**context, "status": 503, "error": str(exc)})
+                answer = {"error": "storage unavailable, nothing was stored; retry later"}
+                return Reply.json(503, answer, source), []
+        else:
+            planned = [self.plan(event, now) for event in events]
         # Freed before the commit is awaited, so the next parse reuses memory still in the CPU's
         # cache instead of every request in flight holding its payload (docs/benchmarks.md).
         del events
@@ -206,14 +223,38 @@ class Ingestor:
             for result in plan.results:
                 metrics.rule_results.inc(source, result.rule, result.status)
 
-    def plan(self, event: Event, now: int) -> Plan:
-        """What storing `event` means under the current mapping files."""
-        results = self._config.rules.evaluate(event)
+    async def _recall(self, event: Event, now: int) -> dict[str, KnownIdentity | None]:
+        """Per rule with `identity:` that applies to the event, what its ledger knows for the
+        key the event carries (each ledger and key looked up once)."""
+        recalled: dict[str, KnownIdentity | None] = {}
+        found: dict[tuple[str, str], KnownIdentity | None] = {}
+        for rule in self._config.rules.joining(event):
+            key = rule.identity_key(event)
+            if rule.identity is None or key is None or self._identities is None:
+                recalled[rule.name] = None
+                continue
+            lookup = (rule.identity.ledger, key)
+            if lookup not in found:
+                found[lookup] = await self._identities.recall(*lookup, now)
+            recalled[rule.name] = found[lookup]
+        return recalled
+
+    def plan(
+        self,
+        event: Event,
+        now: int,
+        identities: Mapping[str, KnownIdentity | None] | None = None,
+    ) -> Plan:
+        """What storing `event` means under the current mapping files; `identities`: per rule
+        with `identity:`, what the ledger knows for its key (`_recall`)."""
+        results = self._config.rules.evaluate(event, identities)
         deliveries = tuple(self._deliveries(results, now))
         outcome, reason = summarize(event, results)
         detail = {
             "reason": reason,
-            "rules": [{"rule": r.rule, "status": r.status, "reason": r.reason} for r in results],
+            "rules": [{"rule": r.rule, "status": r.status, "reason": r.reason} for r in results]
+            if identities is None
+            else _joined_rules(results, identities),
         }
         stored = NewEvent(
             source=event.source,
@@ -276,6 +317,36 @@ def summarize(event: Event, results: Sequence[RuleResult]) -> tuple[Any, str | N
     if results:
         return "ignored", "; ".join(f"rule {r.rule!r}: {r.reason}" for r in results)
     return "ignored", f"no rule for {event.source!r} events of type {event.type!r}"
+
+
+def _joined_rules(
+    results: Sequence[RuleResult], identities: Mapping[str, KnownIdentity | None]
+) -> list[dict[str, Any]]:
+    """The trace of each rule, with the identity a rule with `identity:` read: its reference,
+    the key that led there, and when the browser captured each vendor's ids (None: nothing
+    known for the event's key)."""
+    rules: list[dict[str, Any]] = []
+    for result in results:
+        rule: dict[str, Any] = {"rule": result.rule, "status": result.status}
+        rule["reason"] = result.reason
+        if result.rule in identities:
+            rule["identity"] = _identity_trace(identities[result.rule])
+        rules.append(rule)
+    return rules
+
+
+def _identity_trace(identity: KnownIdentity | None) -> dict[str, Any] | None:
+    if identity is None:
+        return None
+    captured = {
+        vendor: {"captured_at": ids.captured_at} for vendor, ids in identity.vendors.items()
+    }
+    return {
+        "ledger": identity.ledger,
+        "ref": identity.ref,
+        "via": identity.via,
+        "vendors": captured,
+    }
 
 
 def _unreadable(source: Source, exc: Exception, context: dict[str, str]) -> Reply:
