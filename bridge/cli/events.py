@@ -149,7 +149,7 @@ async def _replay_all(
     settings: Settings, config: Config, filters: list[EventFilter], limit: int, dry_run: bool
 ) -> list[Replayed]:
     async with store_session(settings, existing=True) as store:
-        return await replay(store, config, filters, limit=limit, dry_run=dry_run)
+        return await replay(store, config, filters, limit=limit, dry_run=dry_run, identities=store)
 
 
 def _print_replayed(results: list[Replayed], *, dry_run: bool) -> None:

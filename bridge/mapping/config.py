@@ -2,8 +2,7 @@
 
 Each file may hold `sources`, `destinations`, `rules` and `ledgers` (`file_models`); names are
 global across files. All problems are collected (not just the first) and reported with file,
-line and field. Unset
-secrets are warnings, not errors: the service starts and reports what it is waiting for.
+line and field. Unset secrets are warnings, not errors: the service starts and says so.
 """
 
 from __future__ import annotations
@@ -20,8 +19,7 @@ from bridge.destinations import VENDORS, Destination
 from bridge.destinations.base import Adjusted
 from bridge.destinations.fields import FieldError
 from bridge.identity.config import LedgerConfig
-from bridge.identity.vendors import BLOCKS
-from bridge.mapping.errors import MappingError, MappingIssue, allowed_keys, dotted
+from bridge.mapping.errors import MappingError, MappingIssue, dotted, validation_problems
 from bridge.mapping.expressions import (
     EvaluationError,
     Expression,
@@ -30,9 +28,8 @@ from bridge.mapping.expressions import (
 )
 from bridge.mapping.fields import FIELD_NAMES, coerce, compile_entry
 from bridge.mapping.file_models import FileModel, RuleModel
-from bridge.mapping.identity import IdentitySpec, identity_paths
+from bridge.mapping.identity import IdentitySpec, fields_reading_identity, unreadable_paths
 from bridge.mapping.notes import (
-    did_you_mean,
     missing_secret_notes,
     unknown_event_type_notes,
     unread_field_notes,
@@ -71,21 +68,6 @@ def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Co
     """Validate and compile all `*.yaml`/`*.yml` files in `directory` (not recursive)."""
     loader = _Loader(environ if environ is not None else os.environ)
     return loader.load(directory)
-
-
-def _identity_path_problem(name: str, ledger: LedgerConfig, steps: tuple[str, ...]) -> str | None:
-    """Why `identity.<steps>` can never hold a value in this ledger, or None."""
-    if not steps:
-        return None
-    path = ".".join(("identity", *steps[:2]))
-    vendor = steps[0]
-    if vendor not in ledger.vendors:
-        captured = ", ".join(ledger.vendors)
-        return f"{path}: ledger {name!r} does not capture {vendor} (it captures {captured})"
-    fields = BLOCKS[vendor]
-    if len(steps) > 1 and steps[1] not in fields:
-        return f"{path}: {vendor} gives no {steps[1]} (it gives {', '.join(fields)})"
-    return None
 
 
 def _constant_problem(
@@ -334,16 +316,14 @@ class _Loader:
         checked against what the ledger captures (a path it cannot hold would be missing on
         every event)."""
         written = model.identity
-        reads = {name: list(identity_paths(entry)) for name, entry in model.conversion.items()}
         if written is None:
-            for name, paths in reads.items():
-                if paths:
-                    self._issue(
-                        document,
-                        (*location, "conversion", name),
-                        "reads identity, but the rule has no identity: (name the ledger and"
-                        " the key the webhook carries)",
-                    )
+            for name in fields_reading_identity(model.conversion):
+                self._issue(
+                    document,
+                    (*location, "conversion", name),
+                    "reads identity, but the rule has no identity: (name the ledger and"
+                    " the key the webhook carries)",
+                )
             return None
         where = (*location, "identity")
         key = self._expression(document, (*where, "key"), written.key)
@@ -352,17 +332,11 @@ class _Loader:
         if ledger is None:
             if f"ledger:{written.ledger}" not in self.origins and not self.unread:
                 known = ", ".join(sorted(self.ledgers)) or "none defined"
-                self._issue(
-                    document,
-                    (*where, "ledger"),
-                    f"unknown ledger {written.ledger!r} (known: {known})",
-                )
+                problem = f"unknown ledger {written.ledger!r} (known: {known})"
+                self._issue(document, (*where, "ledger"), problem)
             return None
-        for name, paths in reads.items():
-            for steps in paths:
-                problem = _identity_path_problem(written.ledger, ledger, steps)
-                if problem:
-                    self._issue(document, (*location, "conversion", name), problem)
+        for name, problem in unreadable_paths(model.conversion, written.ledger, ledger):
+            self._issue(document, (*location, "conversion", name), problem)
         if key is None:
             return None
         return IdentitySpec(written.ledger, key, link)
@@ -422,13 +396,5 @@ class _Loader:
         error: ValidationError,
         model: type[BaseModel],
     ) -> None:
-        for detail in error.errors(include_url=False):
-            parts = tuple(part for part in detail["loc"] if isinstance(part, str | int))
-            message = detail["msg"]
-            if detail["type"] == "extra_forbidden":
-                allowed = allowed_keys(model, parts[:-1])
-                if allowed is not None:
-                    message = f"unknown key (allowed: {', '.join(allowed)})"
-            elif detail["type"] == "unset_variable":
-                message += did_you_mean(str(detail.get("ctx", {}).get("name", "")), self.environ)
+        for parts, message in validation_problems(error, model, self.environ):
             self._issue(document, (*base, *parts), message)

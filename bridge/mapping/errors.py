@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +62,27 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
         return annotation
     models = {found for arg in get_args(annotation) if (found := _model_in(arg)) is not None}
     return models.pop() if len(models) == 1 else None
+
+
+def validation_problems(
+    error: ValidationError, model: type[BaseModel], environ: Mapping[str, str]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each `(path, message)` in pydantic's answer, said so a person can act on it: an unknown
+    key lists the allowed ones, an unset variable names a set one it is close to."""
+    for detail in error.errors(include_url=False):
+        parts = tuple(part for part in detail["loc"] if isinstance(part, str | int))
+        message = detail["msg"]
+        if detail["type"] == "extra_forbidden":
+            allowed = allowed_keys(model, parts[:-1])
+            if allowed is not None:
+                message = f"unknown key (allowed: {', '.join(allowed)})"
+        elif detail["type"] == "unset_variable":
+            message += did_you_mean(str(detail.get("ctx", {}).get("name", "")), environ)
+        yield parts, message
+
+
+def did_you_mean(var: str, environ: Mapping[str, str]) -> str:
+    """` (did you mean PAGENT_API_KEY? it is set)` for a name a set variable is close to."""
+    named = {name.upper(): name for name, value in environ.items() if value}
+    close = difflib.get_close_matches(var.upper(), list(named), n=1, cutoff=0.8)
+    return f" (did you mean {named[close[0]]}? it is set)" if close else ""

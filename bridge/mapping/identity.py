@@ -9,13 +9,15 @@ preferred where the user writes so, with JMESPath's `||`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jmespath
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from bridge.identity.config import LedgerConfig
+from bridge.identity.vendors import BLOCKS
 from bridge.mapping.expressions import (
     EvaluationError,
     Expression,
@@ -73,6 +75,37 @@ def with_identity(payload: Any, identity: KnownIdentity | None) -> Any:
     if not isinstance(payload, dict):
         return payload
     return {**payload, IDENTITY: identity_view(identity)}
+
+
+def fields_reading_identity(conversion: Mapping[str, Any]) -> list[str]:
+    """The `conversion:` fields whose entries read `identity.…`."""
+    return [name for name, written in conversion.items() if any(identity_paths(written))]
+
+
+def unreadable_paths(
+    conversion: Mapping[str, Any], name: str, ledger: LedgerConfig
+) -> Iterator[tuple[str, str]]:
+    """Each `(field, why)` where an entry reads an `identity.…` path this ledger can never
+    hold: that field would be missing on every event."""
+    for field_name, written in conversion.items():
+        for steps in identity_paths(written):
+            problem = _path_problem(name, ledger, steps)
+            if problem:
+                yield field_name, problem
+
+
+def _path_problem(name: str, ledger: LedgerConfig, steps: tuple[str, ...]) -> str | None:
+    if not steps:
+        return None
+    path = ".".join((IDENTITY, *steps[:2]))
+    vendor = steps[0]
+    if vendor not in ledger.vendors:
+        captured = ", ".join(ledger.vendors)
+        return f"{path}: ledger {name!r} does not capture {vendor} (it captures {captured})"
+    fields = BLOCKS[vendor]
+    if len(steps) > 1 and steps[1] not in fields:
+        return f"{path}: {vendor} gives no {steps[1]} (it gives {', '.join(fields)})"
+    return None
 
 
 def identity_paths(written: Any) -> Iterator[tuple[str, ...]]:

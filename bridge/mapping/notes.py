@@ -3,11 +3,11 @@ something, or silently do less than the files seem to say. Each warning names fi
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bridge.destinations import VENDORS
+from bridge.mapping.errors import did_you_mean
 from bridge.mapping.yamlfile import Location, YamlDocument
 from bridge.sources import Source
 from bridge.sources.event_types import closest_event_type, known_event_types
@@ -52,13 +52,6 @@ def missing_secret_notes(
             f" {wait} until it is"
         )
     return notes
-
-
-def did_you_mean(var: str, environ: Mapping[str, str]) -> str:
-    """` (did you mean PAGENT_API_KEY? it is set)` for a name a set variable is close to."""
-    named = {name.upper(): name for name, value in environ.items() if value}
-    close = difflib.get_close_matches(var.upper(), list(named), n=1, cutoff=0.8)
-    return f" (did you mean {named[close[0]]}? it is set)" if close else ""
 
 
 def unknown_event_type_notes(

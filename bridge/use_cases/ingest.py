@@ -166,9 +166,7 @@ class Ingestor:
             return Reply.json(200, {"status": "ok", "reason": "nothing to record"}, source), []
         if source_name in self._joined:
             try:
-                planned = [
-                    self.plan(event, now, await self._recall(event, now)) for event in events
-                ]
+                planned = [await self.plan_joined(event, now) for event in events]
             except StoreUnavailable as exc:
                 log.error("identity not read", extra={**context, "status": 503, "error": str(exc)})
                 answer = {"error": "storage unavailable, nothing was stored; retry later"}
@@ -222,6 +220,13 @@ class Ingestor:
                 continue
             for result in plan.results:
                 metrics.rule_results.inc(source, result.rule, result.status)
+
+    async def plan_joined(self, event: Event, now: int) -> Plan:
+        """`plan`, with what the ledger knows when the event's source has rules with
+        `identity:` (the lookup is skipped for every other source: no cost on their path)."""
+        if event.source not in self._joined:
+            return self.plan(event, now)
+        return self.plan(event, now, await self._recall(event, now))
 
     async def _recall(self, event: Event, now: int) -> dict[str, KnownIdentity | None]:
         """Per rule with `identity:` that applies to the event, what its ledger knows for the

@@ -24,6 +24,7 @@ from bridge.store.base import (
     RawEvent,
     Stored,
 )
+from bridge.store.identities import Identities
 from bridge.store.rules import duplicate_reason
 from bridge.use_cases.ingest import Ingestor, Plan
 from bridge.vocabulary.model import Event
@@ -52,13 +53,16 @@ async def replay(
     limit: int,
     dry_run: bool,
     clock: Callable[[], float] = time.time,
+    identities: Identities | None = None,
 ) -> list[Replayed]:
     """Replay the stored events each filter selects (at most `limit` per filter), in order.
 
     A dry run hands the same events to the store in one rolled-back transaction, so it
     answers exactly what the replay will do, conversions already recorded included.
+    `identities`: the ledger rules with `identity:` read, as they do on a webhook's arrival
+    (what it knows now, which may be more than it knew then).
     """
-    ingestor = Ingestor(config, store, clock=clock)
+    ingestor = Ingestor(config, store, clock=clock, identities=identities)
     now = int(clock() * 1000)
     results: list[Replayed | None] = []
     plans: list[tuple[int, RawEvent, Plan]] = []
@@ -68,7 +72,7 @@ async def replay(
             if event is None:
                 results.append(Replayed(raw.source, raw.event_id, raw.outcome, None, problem))
             else:
-                plans.append((len(results), raw, ingestor.plan(event, now)))
+                plans.append((len(results), raw, await ingestor.plan_joined(event, now)))
                 results.append(None)
     events = [plan.event for _, _, plan in plans]
     if dry_run:

@@ -11,9 +11,11 @@ import orjson
 import pytest
 
 from bridge.mapping import load_config
-from bridge.store.base import StoreUnavailable
+from bridge.store.base import EventFilter, StoreUnavailable
 from bridge.store.identities import KnownIdentity, Sighting
+from bridge.store.sqlite import SQLiteStore
 from bridge.use_cases.ingest import Ingestor, Reply
+from bridge.use_cases.replay import replay
 from tests.support import stripe as s
 from tests.support.identities import MemoryIdentities
 from tests.support.mappings import ENVIRON, PAGENT, SOURCE, write_mappings
@@ -174,3 +176,27 @@ async def test_without_a_reference_the_customer_is_the_key(
     await send(ingest, client_reference_id=reference, customer="cus_42")
     [conversion] = delivered(outbox)
     assert conversion["session_id"] == "sess-by-customer"
+
+
+async def test_a_replay_reads_what_the_ledger_knows_now(tmp_path: Path) -> None:
+    """A checkout that arrived before its beacon is unmapped; replayed once the beacon is in,
+    it carries the captured ids."""
+    folder = write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, ledger=LEDGER, rules=JOINED)
+    config = load_config(folder, ENVIRON)
+    store = await SQLiteStore.open(tmp_path / "bridge.db")
+    try:
+        ingest = Ingestor(config, store, identities=store)
+        first = await send(ingest, client_reference_id=REF)
+        assert first.body["status"] == "unmapped"
+        now = int(time.time() * 1000)
+        ids = {"session_id": "sess-late", "user_id": "user-late"}
+        await store.remember([Sighting("web", REF, "pagent", ids, now, now + 86_400_000)])
+        where = [EventFilter(source="stripe")]
+        [result] = await replay(store, config, where, limit=10, dry_run=False, identities=store)
+        assert (result.before, result.after, result.new_deliveries) == ("unmapped", "accepted", 1)
+        trace = await store.event_trace("stripe", first.body["event_id"])
+        assert trace is not None
+        [conversion] = [orjson.loads(held) for held in trace.conversions.values()]
+        assert (conversion["session_id"], conversion["user_id"]) == ("sess-late", "user-late")
+    finally:
+        await store.close()
