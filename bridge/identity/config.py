@@ -91,6 +91,9 @@ class LedgerConfig(BaseModel):
     """How long sightings and links are kept."""
     require_consent: bool = False
     """True: a beacon without `consent: granted` stores nothing."""
+    wait_minutes: int = Field(15, ge=0, le=1440)
+    """How long a webhook whose key the ledger does not know yet waits for its beacon
+    (`waiting_identity`) before it is `unmapped`; 0: unmapped at once."""
     vendors: list[Vendor] = Field(min_length=1)
     """Whose ids the script captures and the endpoint accepts."""
     pagent_label: Setting | None = None
@@ -113,3 +116,7 @@ class LedgerConfig(BaseModel):
     @property
     def ttl_ms(self) -> int:
         return self.ttl_days * 86_400_000
+
+    @property
+    def wait_ms(self) -> int:
+        return self.wait_minutes * 60_000

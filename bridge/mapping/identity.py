@@ -53,13 +53,33 @@ class IdentitySpec:
 
     def key_of(self, payload: Any) -> str | None:
         """The key the payload names the visitor by; None when it names none."""
-        try:
-            key = self.key.search(payload)
-        except EvaluationError:
-            return None
-        if isinstance(key, bool) or not isinstance(key, str | int):
-            return None
-        return str(key) or None
+        return _key(self.key, payload)
+
+    def link_of(self, payload: Any) -> str | None:
+        """The key `link:` ties to the identity used (a Stripe customer); None without one."""
+        return None if self.link is None else _key(self.link, payload)
+
+
+KEY_LIMIT = 200
+"""The longest key the ledger is searched by or links: a Payment Link's `client_reference_id`
+is at most 200 characters, and Stripe's ids are far shorter."""
+
+
+def _key(expression: Expression, payload: Any) -> str | None:
+    """A text or whole-number value as a ledger key; None for any other value, an empty one, a
+    longer one than `KEY_LIMIT`, or one holding a control character (no store keeps a NUL)."""
+    try:
+        value = expression.search(payload)
+    except EvaluationError:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    if isinstance(value, int) and value.bit_length() > 64:
+        return None
+    key = str(value)
+    if not key or len(key) > KEY_LIMIT or not key.isprintable():
+        return None
+    return key
 
 
 def identity_view(identity: KnownIdentity | None) -> dict[str, Any]:

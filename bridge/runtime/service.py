@@ -19,6 +19,7 @@ from bridge.store import Store, StoreUnavailable, open_store
 from bridge.telemetry.metrics import Metrics
 from bridge.use_cases.ingest import Ingestor
 from bridge.use_cases.retention import run_retention
+from bridge.use_cases.waiting import WaitingEvents
 
 log = logging.getLogger("bridge")
 
@@ -49,6 +50,8 @@ class Bridge:
         self.metrics = metrics or Metrics()
         self._client = client
         self._background: list[asyncio.Task[None]] = []
+        self.waiting: WaitingEvents | None = None
+        """Settles events waiting for their identity, where the worker runs and a rule joins."""
         self.ingestor = Ingestor(
             config,
             store,
@@ -79,6 +82,18 @@ class Bridge:
         bridge._announce()
         if worker is not None:
             worker.start()
+            if config.rules.joined_sources:
+                bridge.waiting = WaitingEvents(
+                    store,
+                    config,
+                    store,
+                    interval_seconds=settings.identity_recheck_seconds,
+                    on_new_deliveries=worker.wake,
+                    metrics=metrics,
+                )
+                bridge._background.append(
+                    asyncio.create_task(bridge.waiting.run(), name="bridge-waiting")
+                )
             bridge._background.append(
                 asyncio.create_task(
                     run_retention(
@@ -91,6 +106,11 @@ class Bridge:
                 )
             )
         return bridge
+
+    def identity_changed(self) -> None:
+        """A beacon changed the ledger: events waiting for an identity are planned again now."""
+        if self.waiting is not None:
+            self.waiting.wake()
 
     async def close(self) -> None:
         if self.worker is not None:

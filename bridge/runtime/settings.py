@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         7.0, ge=7, description="Finished events (their dedupe keys) are kept this long."
     )
     retention_interval_seconds: float = Field(3600.0, gt=0)
+    identity_recheck_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="How often the worker plans events waiting for their identity again"
+        " (a beacon that changes the ledger also starts a pass at once).",
+    )
 
     admin_token: SecretStr | None = Field(
         None,

@@ -16,9 +16,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bridge.store.identities import Identities
+from bridge.store.identities import Identities, Link
 
-EventOutcome = Literal["accepted", "ignored", "unmapped", "duplicate"]
+EventOutcome = Literal["accepted", "ignored", "unmapped", "duplicate", "waiting_identity"]
+PlannedOutcome = Literal["accepted", "ignored", "unmapped", "waiting_identity"]
+"""What the rules make of an event (`duplicate` is the store's to say)."""
 DeliveryStatus = Literal["pending", "delivered", "dead"]
 
 
@@ -49,11 +51,14 @@ class NewEvent:
     event_id: str
     type: str
     received_at: int
-    outcome: Literal["accepted", "ignored", "unmapped"]
+    outcome: PlannedOutcome
     detail: bytes
     """JSON: per-rule results and a one-line reason."""
     raw: bytes
     deliveries: tuple[NewDelivery, ...] = ()
+    links: tuple[Link, ...] = ()
+    """Keys this event ties to the identity it used (`identity: link:`), written in the same
+    commit as the event unless the event was received already."""
 
 
 @dataclass(slots=True)
@@ -181,6 +186,7 @@ class RawEvent:
     type: str
     outcome: EventOutcome
     raw: bytes | None
+    received_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +272,11 @@ class Ledger(Protocol):
 
     async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
         """Stored raw bodies for replay, oldest first."""
+        ...
+
+    async def waiting_events(self, limit: int) -> list[RawEvent]:
+        """Events `waiting_identity`, oldest first (a partial index keeps this cheap however
+        many events the store holds)."""
         ...
 
 

@@ -22,6 +22,7 @@ from bridge.store.base import (
     Stored,
     StoreRefused,
 )
+from bridge.store.identity_rules import check_links
 
 PURGE_CHUNK = 1000
 """Rows per retention statement: short transactions, so ingest never waits long behind one."""
@@ -44,6 +45,7 @@ def check_storable(events: Sequence[NewEvent]) -> None:
                 raise StoreRefused(
                     "a conversion's key holds a NUL character, which the store cannot keep"
                 )
+        check_links(event.links)
 
 
 def ingested(event: NewEvent, created: int | None, first_recorded_by: str | None = None) -> Stored:
@@ -55,7 +57,7 @@ def ingested(event: NewEvent, created: int | None, first_recorded_by: str | None
     """
     if created is None:
         return Stored("duplicate", 0)
-    if created == 0 and event.deliveries:
+    if created == 0 and event.deliveries and event.outcome != "waiting_identity":
         return Stored("duplicate", 0, first_recorded_by)
     return Stored(event.outcome, created, first_recorded_by)
 
@@ -63,11 +65,13 @@ def ingested(event: NewEvent, created: int | None, first_recorded_by: str | None
 def replayed(
     event: NewEvent, has_deliveries: bool, created: int, first_recorded_by: str | None
 ) -> Stored:
-    """What replaying a stored `event` records: `accepted` once it has any delivery (new or
-    from before), a duplicate when its conversions were all recorded by others, else the
-    outcome its rules give now."""
+    """What replaying a stored `event` records: `waiting_identity` while one of its rules
+    waits, else `accepted` once it has any delivery (new or from before), a duplicate when its
+    conversions were all recorded by others, else the outcome its rules give now."""
     outcome: EventOutcome
-    if has_deliveries:
+    if event.outcome == "waiting_identity":
+        outcome = "waiting_identity"  # one rule still waits, whatever the others recorded
+    elif has_deliveries:
         outcome = "accepted"
     elif event.deliveries:
         outcome = "duplicate"

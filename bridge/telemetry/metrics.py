@@ -145,6 +145,13 @@ class Metrics:
             ["destination", "vendor", "outcome"],
             registry=r,
         )
+        self.identity_waits = Counter(
+            "bridge_identity_waits",
+            "Events that waited for their visitor's identity, by source and how the wait ended"
+            " (arrived: the beacon came and the event was mapped again; expired: unmapped)",
+            ["source", "result"],
+            registry=r,
+        )
         self.vendor_requests = Counter(
             "bridge_vendor_requests",
             "HTTP requests to vendors by destination and status (HTTP code, timeout or error)",

@@ -39,10 +39,11 @@ from bridge.store.base import (
     StoreRefused,
     StoreUnavailable,
 )
-from bridge.store.identities import Identities, KnownIdentity
+from bridge.store.identities import Identities, KnownIdentity, Link
 from bridge.store.rules import duplicate_reason
 from bridge.telemetry.logs import info_line
 from bridge.telemetry.metrics import Metrics
+from bridge.use_cases.joins import Joins
 from bridge.utilities.safe_text import clipped
 from bridge.utilities.times import format_moment, unix_ms
 from bridge.vocabulary.model import Event, RuleResult
@@ -117,6 +118,7 @@ class Ingestor:
         self._metrics = metrics
         self._identities = identities
         self._joined = config.rules.joined_sources
+        self._joins = Joins(config)
 
     async def receive(
         self, source_name: str, request: InboundRequest, request_id: str = ""
@@ -221,12 +223,12 @@ class Ingestor:
             for result in plan.results:
                 metrics.rule_results.inc(source, result.rule, result.status)
 
-    async def plan_joined(self, event: Event, now: int) -> Plan:
+    async def plan_joined(self, event: Event, now: int, arrived_at: int | None = None) -> Plan:
         """`plan`, with what the ledger knows when the event's source has rules with
         `identity:` (the lookup is skipped for every other source: no cost on their path)."""
         if event.source not in self._joined:
             return self.plan(event, now)
-        return self.plan(event, now, await self._recall(event, now))
+        return self.plan(event, now, await self._recall(event, now), arrived_at)
 
     async def _recall(self, event: Event, now: int) -> dict[str, KnownIdentity | None]:
         """Per rule with `identity:` that applies to the event, what its ledger knows for the
@@ -249,12 +251,26 @@ class Ingestor:
         event: Event,
         now: int,
         identities: Mapping[str, KnownIdentity | None] | None = None,
+        arrived_at: int | None = None,
     ) -> Plan:
         """What storing `event` means under the current mapping files; `identities`: per rule
-        with `identity:`, what the ledger knows for its key (`_recall`)."""
+        with `identity:`, what the ledger knows for its key (`_recall`); `arrived_at`: when the
+        event was received, for one that waits for its identity (default: now)."""
         results = self._config.rules.evaluate(event, identities)
+        links: tuple[Link, ...] = ()
+        waiting: list[str] = []
+        if identities is not None:
+            judged = [
+                self._joins.judge(event, result, identities, arrived_at or now, now)
+                for result in results
+            ]
+            results = [result for result, _ in judged]
+            waiting = [why for _, why in judged if why]
+            links = self._joins.links(event, results, identities, now)
         deliveries = tuple(self._deliveries(results, now))
         outcome, reason = summarize(event, results)
+        if waiting:
+            outcome, reason = "waiting_identity", "; ".join(waiting)
         detail = {
             "reason": reason,
             "rules": [{"rule": r.rule, "status": r.status, "reason": r.reason} for r in results]
@@ -270,6 +286,7 @@ class Ingestor:
             detail=orjson.dumps(detail),
             raw=event.raw,
             deliveries=deliveries,
+            links=links,
         )
         return Plan(stored, reason, results)
 

@@ -63,17 +63,31 @@ async def replay(
     (what it knows now, which may be more than it knew then).
     """
     ingestor = Ingestor(config, store, clock=clock, identities=identities)
-    now = int(clock() * 1000)
+    raws = [raw for where in filters for raw in await store.raw_events(where, limit)]
+    return await rerun(store, config, ingestor, raws, int(clock() * 1000), dry_run=dry_run)
+
+
+async def rerun(
+    store: ReplayStore,
+    config: Config,
+    ingestor: Ingestor,
+    raws: Sequence[RawEvent],
+    now: int,
+    *,
+    dry_run: bool = False,
+) -> list[Replayed]:
+    """Plan each stored event again under `config` and record what changed, in order. An
+    event waiting for its identity waits from when it was received, not from now."""
     results: list[Replayed | None] = []
     plans: list[tuple[int, RawEvent, Plan]] = []
-    for where in filters:
-        for raw in await store.raw_events(where, limit):
-            event, problem = _recover(config, raw)
-            if event is None:
-                results.append(Replayed(raw.source, raw.event_id, raw.outcome, None, problem))
-            else:
-                plans.append((len(results), raw, await ingestor.plan_joined(event, now)))
-                results.append(None)
+    for raw in raws:
+        event, problem = _recover(config, raw)
+        if event is None:
+            results.append(Replayed(raw.source, raw.event_id, raw.outcome, None, problem))
+        else:
+            plan = await ingestor.plan_joined(event, now, arrived_at=raw.received_at)
+            plans.append((len(results), raw, plan))
+            results.append(None)
     events = [plan.event for _, _, plan in plans]
     if dry_run:
         stored = await store.replay(events, dry_run=True)

@@ -137,6 +137,8 @@ class IdentifyEndpoint:
             return Answer(400, "client gone"), cors
         now = int(time.time() * 1000)
         identified = await identify(self.identities(), name, ledger, beacon, now)
+        if identified.stored:
+            bridge.identity_changed()
         return Answer(identified.status, identified.reason), cors
 
 

@@ -257,7 +257,9 @@ async def test_a_store_from_before_the_ledger_migrates_with_its_events(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def before_the_ledger(dialect: str, current: int) -> list[Migration]:
-        return [m for m in pending(dialect, current) if m.name != "identities"]
+        waiting = pending(dialect, current)
+        ledger = next(m.version for m in pending(dialect, 0) if m.name == "identities")
+        return [m for m in waiting if m.version < ledger]
 
     with monkeypatch.context() as patched:
         for dialect in ("sqlite", "postgres"):
@@ -269,7 +271,7 @@ async def test_a_store_from_before_the_ledger_migrates_with_its_events(
         await old.close()
     store = await open_store(database_url)
     try:
-        assert await store.schema_version() == previous + 1
+        assert await store.schema_version() > previous
         [event] = await store.list_events(EventFilter(), 10)
         assert (event.event_id, event.outcome, event.payload_kept) == ("evt_old", "accepted", True)
         assert await store.remember([seen()]) == 1

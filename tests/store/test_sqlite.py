@@ -67,14 +67,15 @@ async def test_an_existing_store_keeps_its_page_size(tmp_path: Path) -> None:
 
 def test_migrations_are_versioned_and_applied_once(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "b.db"
-    assert migrate(path) == 4
-    assert migrate(path) == 4
+    assert migrate(path) == 5
+    assert migrate(path) == 5
     rows = sqlite3.connect(path).execute("SELECT version, name FROM schema_migrations").fetchall()
     assert rows == [
         (1, "initial"),
         (2, "checks_without_in_lists"),
         (3, "purged_deliveries_keep_their_key"),
         (4, "identities"),
+        (5, "waiting_identity"),
     ]
 
 

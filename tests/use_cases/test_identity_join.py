@@ -28,7 +28,10 @@ ledgers:
   web:
     origins: ["https://shop.example.com"]
     vendors: [pagent]
+    wait_minutes: 0
 """
+"""No wait: what a rule makes of an identity it does not find shows at once (waiting is
+`test_waiting.py`'s)."""
 
 JOINED = """
 rules:

@@ -31,7 +31,7 @@ WHERE excluded.captured_at >= s.captured_at
   AND (excluded.ids IS DISTINCT FROM s.ids OR s.expires_at <= excluded.captured_at)
 """
 # The first link wins; one that expired before the new link was made is replaced.
-_LINK = """
+LINK = """
 INSERT INTO identity_links AS l (ledger, key, ref, linked_at, expires_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
 ON CONFLICT (ledger, key) DO UPDATE
@@ -68,7 +68,7 @@ class PostgresIdentities:
         return await self._write_all(_REMEMBER, rows_to_remember(sightings))
 
     async def link(self, links: Sequence[Link]) -> int:
-        return await self._write_all(_LINK, rows_to_link(links))
+        return await self._write_all(LINK, rows_to_link(links))
 
     async def recall(self, ledger: str, key: str, now: int) -> KnownIdentity | None:
         if unrecallable(ledger, key):

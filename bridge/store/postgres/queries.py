@@ -15,9 +15,10 @@ LIST_EVENTS = f"""
 SELECT source, event_id, type, received_at, outcome, detail, payload IS NOT NULL FROM events
 {EVENT_WHERE} ORDER BY id DESC LIMIT $6
 """
-RAW_EVENTS = f"""
-SELECT source, event_id, type, outcome, payload FROM events {EVENT_WHERE} ORDER BY id LIMIT $6
-"""
+_RAW_COLUMNS = "SELECT source, event_id, type, outcome, payload, received_at FROM events"
+RAW_EVENTS = f"{_RAW_COLUMNS} {EVENT_WHERE} ORDER BY id LIMIT $6"
+# Written with the literal the partial index `events_waiting` is defined by, so it is used.
+WAITING_EVENTS = f"{_RAW_COLUMNS} WHERE outcome = 'waiting_identity' ORDER BY id LIMIT $1"
 
 
 def event_arguments(where: EventFilter) -> tuple[Any, ...]:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bridge.store.base import NewDelivery, NewEvent, Stored
+from bridge.store.identity_rules import rows_to_link
+from bridge.store.postgres.identities import LINK
 from bridge.store.rules import ingested, kept_detail, replayed
 
 _INGEST = """
@@ -96,6 +98,7 @@ async def ingest_one(connection: Any, event: NewEvent) -> Stored:
     first_recorded_by = None
     if created < _planned(deliveries):
         first_recorded_by = await _first_recorded_by(connection, deliveries, event_ref)
+    await _link(connection, event)
     stored = ingested(event, created, first_recorded_by)
     if stored.outcome == "duplicate":
         await connection.execute(_SET_OUTCOME, "duplicate", kept_detail(event, stored), event_ref)
@@ -127,9 +130,17 @@ async def replay_one(connection: Any, event: NewEvent) -> Stored:
     first_recorded_by = None
     if created < _planned(deliveries):
         first_recorded_by = await _first_recorded_by(connection, deliveries, -1)
+    await _link(connection, event)
     stored = replayed(event, has_deliveries, created, first_recorded_by)
     await connection.execute(_SET_OUTCOME, stored.outcome, kept_detail(event, stored), event_ref)
     return stored
+
+
+async def _link(connection: Any, event: NewEvent) -> None:
+    """The event's links, in its transaction (one statement, a column per array)."""
+    rows = rows_to_link(event.links)
+    if rows:
+        await connection.execute(LINK, *map(list, zip(*rows, strict=True)))
 
 
 def _planned(deliveries: Sequence[NewDelivery]) -> int:

@@ -20,12 +20,14 @@ CREATE TABLE events (
     type        text    NOT NULL,
     received_at bigint  NOT NULL,
     outcome     text    NOT NULL
-                CHECK (outcome IN ('accepted', 'ignored', 'unmapped', 'duplicate')),
+                CHECK (outcome IN ('accepted', 'ignored', 'unmapped', 'duplicate',
+                                   'waiting_identity')),
     detail      bytea   NOT NULL,
     payload     bytea,
     UNIQUE (source, event_id)
 );
 CREATE INDEX events_received_at ON events (received_at);
+CREATE INDEX events_waiting ON events (id) WHERE outcome = 'waiting_identity';
 
 -- One row per (destination, conversion identity) ever recorded: keeps one purchase from being
 -- counted twice, whether its delivery is still queued or finished.

@@ -39,7 +39,13 @@ from bridge.store.identities import HoldsIdentities
 from bridge.store.migrations import CURRENT_VERSION
 from bridge.store.postgres.identities import PostgresIdentities
 from bridge.store.postgres.migrate import migrate
-from bridge.store.postgres.queries import LIST_EVENTS, RAW_EVENTS, affected, event_arguments
+from bridge.store.postgres.queries import (
+    LIST_EVENTS,
+    RAW_EVENTS,
+    WAITING_EVENTS,
+    affected,
+    event_arguments,
+)
 from bridge.store.postgres.records import ingest_one, replay_one
 from bridge.store.rules import check_storable, event_trace, event_view, in_chunks
 
@@ -346,6 +352,11 @@ class PostgresStore(HoldsIdentities):
     async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
         async with self._connection() as connection:
             rows = await connection.fetch(RAW_EVENTS, *event_arguments(where), limit)
+        return [RawEvent(*row) for row in rows]
+
+    async def waiting_events(self, limit: int) -> list[RawEvent]:
+        async with self._connection() as connection:
+            rows = await connection.fetch(WAITING_EVENTS, limit)
         return [RawEvent(*row) for row in rows]
 
     async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:

@@ -7,6 +7,10 @@ from typing import Any
 
 from bridge.store.base import EventFilter
 
+RAW_COLUMNS = "SELECT source, event_id, type, outcome, payload, received_at FROM events"
+# Written with the literal the partial index `events_waiting` is defined by, so it is used.
+WAITING_EVENTS = f"{RAW_COLUMNS} WHERE outcome = 'waiting_identity' ORDER BY id LIMIT ?"
+
 
 def event_filter(where: EventFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = ["1 = 1"]

@@ -7,7 +7,9 @@ from __future__ import annotations
 import sqlite3
 
 from bridge.store.base import NewEvent, Stored
+from bridge.store.identity_rules import rows_to_link
 from bridge.store.rules import ingested, kept_detail, replayed
+from bridge.store.sqlite.identities import LINK
 
 # `rowcount` and `lastrowid`, not RETURNING, which builds a temporary b-tree per statement
 # (docs/benchmarks.md, "the store's statements").
@@ -52,6 +54,7 @@ def ingest_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
         return ingested(event, None)
     event_ref = inserted.lastrowid
     created, first_recorded_by = _insert_deliveries(connection, event_ref, event)
+    _link(connection, event)
     stored = ingested(event, created, first_recorded_by)
     if stored.outcome == "duplicate":
         connection.execute(_SET_OUTCOME, ("duplicate", kept_detail(event, stored), event_ref))
@@ -66,12 +69,18 @@ def replay_one(connection: sqlite3.Connection, event: NewEvent) -> Stored:
         return ingest_one(connection, event)
     event_ref = row[0]
     created, first_recorded_by = _insert_deliveries(connection, event_ref, event)
+    _link(connection, event)
     has_deliveries = connection.execute(
         "SELECT EXISTS (SELECT 1 FROM deliveries WHERE event_ref = ?)", (event_ref,)
     ).fetchone()[0]
     stored = replayed(event, bool(has_deliveries), created, first_recorded_by)
     connection.execute(_SET_OUTCOME, (stored.outcome, kept_detail(event, stored), event_ref))
     return stored
+
+
+def _link(connection: sqlite3.Connection, event: NewEvent) -> None:
+    if event.links:
+        connection.executemany(LINK, rows_to_link(event.links))
 
 
 def _insert_deliveries(

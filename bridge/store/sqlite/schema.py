@@ -19,12 +19,13 @@ CREATE TABLE events (
     received_at INTEGER NOT NULL,
     outcome     TEXT    NOT NULL
                 CHECK (outcome = 'accepted' OR outcome = 'ignored' OR outcome = 'unmapped'
-                       OR outcome = 'duplicate'),
+                       OR outcome = 'duplicate' OR outcome = 'waiting_identity'),
     detail      BLOB    NOT NULL,
     payload     BLOB,
     UNIQUE (source, event_id)
 );
 CREATE INDEX events_received_at ON events (received_at);
+CREATE INDEX events_waiting ON events (id) WHERE outcome = 'waiting_identity';
 
 -- Deliveries: one row per (conversion, destination). (destination, dedupe_key) keeps one
 -- purchase from being counted twice when several sender events report it. A purged delivery

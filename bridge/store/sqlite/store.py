@@ -41,7 +41,7 @@ from bridge.store.rules import check_storable, event_trace, event_view, in_chunk
 from bridge.store.sqlite.connection import connect
 from bridge.store.sqlite.identities import SQLiteIdentities
 from bridge.store.sqlite.migrate import migrate
-from bridge.store.sqlite.queries import delivery_filter, event_filter
+from bridge.store.sqlite.queries import RAW_COLUMNS, WAITING_EVENTS, delivery_filter, event_filter
 from bridge.store.sqlite.records import ingest_one, replay_one
 from bridge.store.writer import GroupCommitWriter
 
@@ -302,9 +302,12 @@ class SQLiteStore(HoldsIdentities):
 
     async def raw_events(self, where: EventFilter, limit: int) -> list[RawEvent]:
         clause, params = event_filter(where)
-        columns = "SELECT source, event_id, type, outcome, payload FROM events"
-        sql = f"{columns} WHERE {clause} ORDER BY id LIMIT ?"
+        sql = f"{RAW_COLUMNS} WHERE {clause} ORDER BY id LIMIT ?"
         rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
+        return [RawEvent(*row) for row in rows]
+
+    async def waiting_events(self, limit: int) -> list[RawEvent]:
+        rows = await self._read(lambda c: c.execute(WAITING_EVENTS, (limit,)).fetchall())
         return [RawEvent(*row) for row in rows]
 
     async def replay(self, events: Sequence[NewEvent], *, dry_run: bool = False) -> list[Stored]:
