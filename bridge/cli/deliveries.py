@@ -21,6 +21,7 @@ from bridge.cli.common import (
 from bridge.runtime.settings import Settings
 from bridge.store import StoreUnavailable
 from bridge.store.base import DeliveryView
+from bridge.use_cases.trace import waits_for
 from bridge.utilities.times import format_moment
 
 if TYPE_CHECKING:
@@ -73,19 +74,24 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         print("no deliveries")
         return 0
     waiting = waiting_destinations(settings.mappings_dir)
+    now = int(time.time() * 1000)
     print(
         f"{'ID':>6}  {'STATUS':9}  {'DESTINATION':14}  {'TRIES':>5}  {'WHEN':20}  "
         "EVENT (RULE) / LAST ANSWER"
     )
     for v in views:
-        waits_for = waiting.get(v.destination) if v.status == "pending" else None
+        waits = (
+            waits_for(waiting, v.destination, v.next_attempt_at, now)
+            if v.status == "pending"
+            else None
+        )
         when = format_moment(v.finished_at if v.finished_at else v.next_attempt_at)
         print(
             f"{v.id:>6}  {v.status:9}  {v.destination:14}  {v.attempts:>5}  "
-            f"{'waiting' if waits_for else when:20}  {v.source}:{v.event_id} ({v.rule})"
+            f"{'waiting' if waits else when:20}  {v.source}:{v.event_id} ({v.rule})"
         )
-        if waits_for:
-            print(f"{'':>62}waiting: {waits_for}")
+        if waits:
+            print(f"{'':>62}waiting: {waits}")
         if v.last_answer:
             print(f"{'':>62}{clipped(v.last_answer)}")
     return 0

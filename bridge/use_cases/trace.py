@@ -3,6 +3,7 @@ received -> verified -> rules matched or why none -> conversions -> every delive
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
@@ -32,9 +33,21 @@ def trace_document(trace: EventTrace) -> dict[str, Any]:
     }
 
 
-def trace_text(trace: EventTrace, waiting: Mapping[str, str] | None = None) -> str:
-    """The story in lines; `waiting` maps a destination to what its deliveries wait for
-    (`PAGENT_API_KEY is not set`), said instead of a next attempt that cannot happen."""
+def waits_for(
+    waiting: Mapping[str, str] | None, destination: str, next_attempt_at: int, now_ms: int
+) -> str | None:
+    """What a pending delivery waits for (`PAGENT_API_KEY is not set`), said only once it is
+    due: `waiting` is read with this process's environment, not the server's, and a retry the
+    vendor's answer scheduled for later waits for that time, whatever this shell holds."""
+    return (waiting or {}).get(destination) if next_attempt_at <= now_ms else None
+
+
+def trace_text(
+    trace: EventTrace, waiting: Mapping[str, str] | None = None, now_ms: int | None = None
+) -> str:
+    """The story in lines; `waiting` maps a destination to what its due deliveries wait for,
+    said instead of a next attempt that cannot happen (`waits_for`)."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     event = trace.event
     kept = "raw payload kept" if event.payload_kept else "raw payload erased by retention"
     reason = _outcome_reason(event.reason, trace.rules)
@@ -57,9 +70,9 @@ def trace_text(trace: EventTrace, waiting: Mapping[str, str] | None = None) -> s
             f"    #{delivery.id} -> {delivery.destination} (rule {delivery.rule}):"
             f" {delivery.status} after {tries}"
         )
-        waits_for = (waiting or {}).get(delivery.destination)
-        if delivery.status == "pending" and waits_for:
-            lines.append(f"      waiting: {waits_for}")
+        waits = waits_for(waiting, delivery.destination, delivery.next_attempt_at, now)
+        if delivery.status == "pending" and waits:
+            lines.append(f"      waiting: {waits}")
         elif delivery.status == "pending":
             lines.append(f"      next attempt {format_moment(delivery.next_attempt_at)}")
         for attempt in (a for a in trace.attempts if a.delivery_id == delivery.id):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import orjson
@@ -9,7 +10,8 @@ import pytest
 from bridge.cli import main
 from bridge.store.base import AttemptRecord
 from bridge.store.sqlite import SQLiteStore
-from tests.store.conftest import NOW, new_event
+from bridge.utilities.times import format_moment
+from tests.store.conftest import HOUR, NOW, new_event
 
 
 async def store_dead_delivery(database: Path) -> None:
@@ -106,3 +108,39 @@ def test_a_long_vendor_answer_is_cut_with_an_ellipsis(
     assert main(["deliveries", "list"]) == 0
     answer = capsys.readouterr().out.splitlines()[-1].strip()
     assert answer == "HTTP 400: " + "x" * 189 + "…"
+
+
+def test_a_retry_the_vendor_scheduled_is_not_said_to_wait_for_a_secret(
+    environment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shell without the key (the quickstart's second terminal) cannot see the server's
+    environment: a delivery the vendor answered 503, due again later, shows that answer and
+    when it is tried again, not a wait for a secret the server may well have."""
+    retry_at = int(time.time() * 1000) + HOUR
+
+    async def answered_503() -> None:
+        store = await SQLiteStore.open(environment)
+        await store.ingest([new_event("evt_busy", ("pagent", "k1"))])
+        [claimed] = await store.claim("w", NOW, 10, 1000, ["pagent"])
+        busy = AttemptRecord(
+            claimed.id,
+            "pending",
+            NOW,
+            3,
+            next_attempt_at=retry_at,
+            http_status=503,
+            answer="HTTP 503: busy",
+        )
+        await store.record("w", [busy])
+        await store.close()
+
+    asyncio.run(answered_503())
+    monkeypatch.delenv("PAGENT_API_KEY")
+    assert main(["deliveries", "list", "--status", "pending"]) == 0
+    [_, row, answer] = capsys.readouterr().out.splitlines()
+    assert format_moment(retry_at) in row
+    assert answer.strip() == "HTTP 503: busy"
+    assert main(["events", "show", "evt_busy"]) == 0
+    shown = capsys.readouterr().out
+    assert f"      next attempt {format_moment(retry_at)}\n" in shown
+    assert "waiting:" not in shown
