@@ -25,6 +25,7 @@ import orjson
 from starlette.datastructures import Headers
 
 from bench import events as signing
+from bench.join import measure_join
 from bench.processes import MAPPINGS, bridge_environment
 
 CONCURRENCY = 64
@@ -113,6 +114,8 @@ async def measure(vendor: str, workdir: Path, count: int) -> dict[str, float]:
     stages["worker, conversions handed over by ingest in the same process"] = await _worker(
         workdir, events, config, vendor, handed_over=True
     )
+    parsed = [source.parse(e.body)[0] for e in signed]  # the join sets its reference on each
+    stages.update(await measure_join(workdir, parsed, dict(os.environ)))
     return stages
 
 

@@ -71,11 +71,21 @@ class ConductricsDestination(Destination):
         return self.options.batch_size
 
     def unsendable(self, conversion: Conversion, now_ms: int) -> str | None:
-        window = timedelta(hours=self.options.credit_window_hours)
-        if now_ms - unix_ms(conversion.occurred_at) > window // timedelta(milliseconds=1):
+        """Past the credit window, counted from the visitor's selection: the capture of the
+        vid by the identity ledger where the conversion was made with it (the selection came
+        no later), else the conversion's own time."""
+        window = self.options.credit_window_hours
+        window_ms = timedelta(hours=window) // timedelta(milliseconds=1)
+        captured = (conversion.ids_captured_at or {}).get("conductrics")
+        if captured is not None and now_ms - captured > window_ms:
+            hours = (now_ms - captured) / 3_600_000
             return (
-                f"older than Conductrics' credit window of {self.options.credit_window_hours:g} h:"
-                " it would not be credited"
+                f"the visitor's vid was captured {hours:.0f} h ago, past Conductrics' credit"
+                f" window of {window:g} h from the selection: it would not be credited"
+            )
+        if now_ms - unix_ms(conversion.occurred_at) > window_ms:
+            return (
+                f"older than Conductrics' credit window of {window:g} h: it would not be credited"
             )
         return None
 

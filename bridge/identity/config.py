@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from bridge.identity.vendors import VENDOR_NAMES
+from bridge.vocabulary.secrets import Secret
 
 
 def known_vendor(name: str) -> str:
@@ -91,7 +92,10 @@ class LedgerConfig(BaseModel):
     """How long sightings and links are kept."""
     require_consent: bool = False
     """True: a beacon without `consent: granted` stores nothing."""
-    wait_minutes: int = Field(15, ge=0, le=1440)
+    email_pepper: Secret | None = None
+    """A server-side secret keyed into the hash of an email a rule uses as a key or link
+    (`${VAR}`): without it the hash is plain sha256, which a list of addresses can reverse."""
+    wait_minutes: float = Field(15, ge=0, le=1440)
     """How long a webhook whose key the ledger does not know yet waits for its beacon
     (`waiting_identity`) before it is `unmapped`; 0: unmapped at once."""
     vendors: list[Vendor] = Field(min_length=1)
@@ -119,4 +123,4 @@ class LedgerConfig(BaseModel):
 
     @property
     def wait_ms(self) -> int:
-        return self.wait_minutes * 60_000
+        return int(self.wait_minutes * 60_000)

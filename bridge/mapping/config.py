@@ -209,7 +209,7 @@ class _Loader:
         if self._duplicate(document, location, "ledger", name):
             return
         try:
-            self.ledgers[name] = LedgerConfig.model_validate(options)
+            self.ledgers[name] = LedgerConfig.model_validate(options, context=self.context)
         except ValidationError as exc:
             self._report(document, location, exc, LedgerConfig)
 
@@ -339,7 +339,7 @@ class _Loader:
             self._issue(document, (*location, "conversion", name), problem)
         if key is None:
             return None
-        return IdentitySpec(written.ledger, key, link)
+        return IdentitySpec(written.ledger, key, link, ledger.email_pepper)
 
     def _unknown(self, what: str, name: str) -> bool:
         """A name no file defines; not said of one defined with errors, already reported, nor

@@ -9,6 +9,8 @@ preferred where the user writes so, with JMESPath's `||`
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -26,6 +28,7 @@ from bridge.mapping.expressions import (
     compile_expression,
 )
 from bridge.store.identities import KnownIdentity
+from bridge.vocabulary.secrets import Secret
 
 IDENTITY = "identity"
 """The top-level name the ids are read under, in the entries of a rule with `identity:`."""
@@ -50,14 +53,16 @@ class IdentitySpec:
     ledger: str
     key: Expression
     link: Expression | None = None
+    pepper: Secret | None = None
+    """The ledger's `email_pepper`, keyed into the hash of an email used as a key."""
 
     def key_of(self, payload: Any) -> str | None:
         """The key the payload names the visitor by; None when it names none."""
-        return _key(self.key, payload)
+        return _key(self.key, payload, self.pepper)
 
     def link_of(self, payload: Any) -> str | None:
         """The key `link:` ties to the identity used (a Stripe customer); None without one."""
-        return None if self.link is None else _key(self.link, payload)
+        return None if self.link is None else _key(self.link, payload, self.pepper)
 
 
 KEY_LIMIT = 200
@@ -65,9 +70,20 @@ KEY_LIMIT = 200
 is at most 200 characters, and Stripe's ids are far shorter."""
 
 
-def _key(expression: Expression, payload: Any) -> str | None:
+def email_key(address: str, pepper: Secret | None) -> str:
+    """`email:<hex>`: the ledger's key for an email address, never the address itself (the
+    address trimmed and lower-cased, hashed with sha256, or HMAC-SHA256 with the pepper)."""
+    normalised = address.strip().lower().encode()
+    secret = pepper.reveal() if pepper is not None else None
+    if secret:
+        return "email:" + hmac.new(secret.encode(), normalised, hashlib.sha256).hexdigest()
+    return "email:" + hashlib.sha256(normalised).hexdigest()
+
+
+def _key(expression: Expression, payload: Any, pepper: Secret | None = None) -> str | None:
     """A text or whole-number value as a ledger key; None for any other value, an empty one, a
-    longer one than `KEY_LIMIT`, or one holding a control character (no store keeps a NUL)."""
+    longer one than `KEY_LIMIT`, or one holding a control character (no store keeps a NUL). An
+    email address (a value with `@`) is kept only as its hash (`email_key`)."""
     try:
         value = expression.search(payload)
     except EvaluationError:
@@ -79,7 +95,7 @@ def _key(expression: Expression, payload: Any) -> str | None:
     key = str(value)
     if not key or len(key) > KEY_LIMIT or not key.isprintable():
         return None
-    return key
+    return email_key(key, pepper) if "@" in key else key
 
 
 def identity_view(identity: KnownIdentity | None) -> dict[str, Any]:
@@ -87,6 +103,11 @@ def identity_view(identity: KnownIdentity | None) -> dict[str, Any]:
     if identity is None:
         return {}
     return {vendor: dict(captured.ids) for vendor, captured in identity.vendors.items()}
+
+
+def captured_times(identity: KnownIdentity) -> dict[str, int]:
+    """When the browser gave each vendor's ids, for the conversion (`ids_captured_at`)."""
+    return {vendor: captured.captured_at for vendor, captured in identity.vendors.items()}
 
 
 def with_identity(payload: Any, identity: KnownIdentity | None) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 from bridge.destinations.base import Adjusted
 from bridge.mapping.entries import Entries, compile_entries
 from bridge.mapping.expressions import EvaluationError, Expression
-from bridge.mapping.identity import IdentitySpec, with_identity
+from bridge.mapping.identity import IdentitySpec, captured_times, with_identity
 from bridge.store.identities import KnownIdentity
 from bridge.utilities.times import utc_now
 from bridge.vocabulary.model import CONVERSION_FIELDS, Conversion, Event, Provenance, RuleResult
@@ -90,6 +90,8 @@ class Rule:
         if not accepting:
             return self._unmapped("; ".join(notes))
         values.setdefault("occurred_at", event.occurred_at or utc_now())
+        if identity is not None and self.identity is not None:
+            values["ids_captured_at"] = captured_times(identity)
         if self._vendor_fields:
             found = {name: values.pop(name) for name in self._vendor_fields if name in values}
             values["vendor_fields"] = found or None

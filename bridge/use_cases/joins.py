@@ -59,7 +59,7 @@ class Joins:
             return result, why
         never = (
             f"no identity for key {shown} reached ledger {name!r}"
-            f" within {ledger.wait_minutes} minutes"
+            f" within {ledger.wait_minutes:g} minutes"
         )
         reason = (result.reason or "").removeprefix(f"rule {rule.name!r}: ")
         return dataclasses.replace(result, reason=f"rule {rule.name!r}: {never}; {reason}"), None

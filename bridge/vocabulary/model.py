@@ -80,6 +80,10 @@ class Conversion:
     transaction_id: str | None = None
     properties: dict[str, Any] | list[Any] | None = None
     consent: Consent | None = None
+    ids_captured_at: dict[str, int] | None = None
+    """For a conversion made with the identity ledger: when the visitor's browser gave each
+    vendor's ids (unix ms, by vendor), so a vendor that credits only within a time of the
+    visitor's selection (Conductrics) can tell. Not mapped by rules, not sent."""
     vendor_fields: dict[str, Any] | None = None
 
     def dedupe_key(self) -> str:
@@ -166,7 +170,9 @@ _DICT_STEPS: _Steps = tuple(
 """As `_JSON_STEPS`, with the objects and arrays copied one level for `to_dict`'s caller."""
 _CORE_VALUES = operator.attrgetter(*_CORE_NAMES)
 """Every core field's value in one call, in `_JSON_STEPS` order."""
-CONVERSION_FIELDS: frozenset[str] = frozenset(name for name in _CORE_NAMES if name != "provenance")
+CONVERSION_FIELDS: frozenset[str] = frozenset(
+    name for name in _CORE_NAMES if name not in ("provenance", "ids_captured_at")
+)
 """The core fields a rule maps; vendors declare the others (`bridge/destinations/fields.py`)."""
 
 

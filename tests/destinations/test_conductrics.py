@@ -119,3 +119,24 @@ def test_conversions_outside_the_credit_window_are_not_sent() -> None:
         fresh, WHEN_MS + int(timedelta(hours=73).total_seconds() * 1000)
     )
     assert reason == "older than Conductrics' credit window of 72 h: it would not be credited"
+
+
+def test_the_credit_window_counts_from_when_the_ledger_captured_the_vid() -> None:
+    """A renewal made today with a vid the browser gave 80 h ago: Conductrics would not credit
+    it, whatever the conversion's own time."""
+    hour = 3_600_000
+    captured = conversion(
+        visitor_id="v",
+        goal_id="g",
+        occurred_at=WHEN,
+        ids_captured_at={"conductrics": WHEN_MS - 80 * hour, "pagent": WHEN_MS},
+    )
+    reason = conductrics().unsendable(captured, WHEN_MS + hour)
+    assert reason == (
+        "the visitor's vid was captured 81 h ago, past Conductrics' credit window of 72 h from"
+        " the selection: it would not be credited"
+    )
+    recent = conversion(
+        visitor_id="v", goal_id="g", ids_captured_at={"conductrics": WHEN_MS - 70 * hour}
+    )
+    assert conductrics().unsendable(recent, WHEN_MS + hour) is None

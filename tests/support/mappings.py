@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from textwrap import dedent
 
+import yaml
+
 from bridge.mapping import Config, load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,13 +63,19 @@ def example_config(directory: Path, example: Path) -> Config:
     folder = directory / "mappings"
     folder.mkdir()
     files = [example, destination_file(example)]
-    if example.stem.startswith("stripe-to-"):
+    if _reads_shipped_stripe(example):
         files.append(REPO / "mappings" / "stripe.yaml")
     for file in files:
         shutil.copy(file, folder)
     text = "".join(file.read_text() for file in files)
     names = re.findall(r"\$\{([A-Z0-9_]+)(?::-[^}]*)?\}", text)
     return load_config(folder, {name: _example_value(name) for name in names})
+
+
+def _reads_shipped_stripe(example: Path) -> bool:
+    """Whether a rule of the example reads the `stripe` source of `mappings/stripe.yaml`."""
+    rules = yaml.safe_load(example.read_text()).get("rules") or []
+    return any(rule.get("source") == "stripe" for rule in rules)
 
 
 def _example_value(variable: str) -> str:

@@ -5,6 +5,10 @@ Real SQLite store, Stripe-signed requests."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,3 +243,76 @@ async def test_a_beacon_wakes_the_loop(bench: Bench) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+EMAIL_RULES = """
+rules:
+  - name: paid
+    source: stripe
+    events: [checkout.session.completed]
+    destination: pagent
+    identity:
+      ledger: web
+      key: data.object.client_reference_id
+      link: data.object.customer_details.email
+    conversion:
+      session_id: identity.pagent.session_id
+      user_id: identity.pagent.user_id
+      goal_id: {const: purchase}
+  - name: renewal
+    source: stripe
+    events: [invoice.paid]
+    destination: pagent
+    identity:
+      ledger: web
+      key: data.object.customer_email
+    conversion:
+      session_id: identity.pagent.session_id
+      user_id: identity.pagent.user_id
+      goal_id: {const: renewal}
+      transaction_id: data.object.id
+"""
+
+
+@pytest.mark.parametrize("pepper", [None, "pepper-7f3a91c2"])
+async def test_an_email_links_the_visitor_as_its_hash_only(
+    tmp_path: Path, pepper: str | None
+) -> None:
+    """The store never holds the address: a key or link with `@` is kept hashed (with the
+    ledger's pepper when one is set), and the same address written otherwise finds it."""
+    ledger = LEDGER + ("    email_pepper: ${LEDGER_PEPPER}\n" if pepper else "")
+    folder = write_mappings(
+        tmp_path, source=SOURCE, pagent=PAGENT, ledger=ledger, rules=EMAIL_RULES
+    )
+    environ = {**ENVIRON, "LEDGER_PEPPER": pepper} if pepper else ENVIRON
+    config = load_config(folder, environ)
+    path = tmp_path / "bridge.db"
+    store = await SQLiteStore.open(path)
+    try:
+        now = int(time.time() * 1000)
+        ids = {"session_id": "sess-browser", "user_id": "user-browser"}
+        await store.remember([Sighting("web", REF, "pagent", ids, now, now + 86_400_000)])
+        ingest = Ingestor(config, store, identities=store)
+        details = {"email": "Jenny.Rosen@Example.com"}
+        checkout = s.event(
+            "checkout.session.completed", client_reference_id=REF, customer_details=details
+        )
+        assert (await ingest.receive("stripe", s.inbound(checkout))).body["status"] == "accepted"
+        renewal = s.event("invoice.paid", customer_email=" jenny.rosen@example.com")
+        answer = await ingest.receive("stripe", s.inbound(renewal))
+        assert answer.body["status"] == "accepted", answer.body
+        trace = await store.event_trace("stripe", answer.body["event_id"])
+        assert trace is not None
+        via = trace.rules[0]["identity"]["via"]  # type: ignore[index]
+        assert via.startswith("email:")
+        assert "jenny" not in via
+    finally:
+        await store.close()
+    normalised = b"jenny.rosen@example.com"
+    digest = (
+        hmac.new(pepper.encode(), normalised, hashlib.sha256).hexdigest()
+        if pepper
+        else hashlib.sha256(normalised).hexdigest()
+    )
+    keys = sqlite3.connect(path).execute("SELECT key FROM identity_links").fetchall()
+    assert keys == [(f"email:{digest}",)]
