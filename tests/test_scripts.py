@@ -3,53 +3,30 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import stripe as s
+from tests.support.own_postgres import (
+    needs_server_binaries,
+    port_of,
+    scratch_directory,
+    start,
+    stop,
+)
 
 SCRIPTS = s.REPO / "scripts"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")),
-        reason="PostgreSQL server binaries are not installed",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_server_binaries]
 
 
 @pytest.fixture
 def scratch() -> Iterator[Path]:
-    """A directory the server's own user can enter (pytest's are private to their owner)."""
-    folder = Path(tempfile.mkdtemp(prefix="bridge-scripts-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def start(data: Path) -> str:
-    done = subprocess.run(
-        [SCRIPTS / "test-postgres", "start", str(data)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout.strip()
-
-
-def stop(data: Path) -> None:
-    subprocess.run([SCRIPTS / "test-postgres", "stop", str(data)], check=True, timeout=60)
-
-
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+    with scratch_directory() as folder:
+        yield folder
 
 
 def listening(port: int) -> bool:

@@ -91,6 +91,10 @@ class BridgeProcess:
     ) -> httpx.Response:
         return httpx.post(f"{self.url}{path}", content=content, headers=headers or {}, timeout=10)
 
+    def alive(self) -> bool:
+        """True while the process started last is running."""
+        return self._process is not None and self._process.poll() is None
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crashed or OOM-killed pod."""
         assert self._process is not None
