@@ -9,7 +9,6 @@ Stripe does. The server is started again on the same port a second later.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import threading
 import time
@@ -18,12 +17,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.faults.helpers import conversion_event, fault_mappings, report, session_id
-from tests.support import own_postgres
+from tests.support import own_postgres, postgres
 from tests.support import stripe as s
 from tests.support.process import BridgeProcess
 from tests.support.vendor import LoopbackVendor
@@ -37,8 +35,10 @@ SENDERS = 12
 STOP_AFTER = 150
 """Events accepted before the database is stopped."""
 DOWN_SECONDS = 1.0
-BACK_WITHIN_SECONDS = 0.3
-"""How soon after the database accepts connections again every replica answers 200."""
+BACK_WITHIN_SECONDS = 2.0
+"""How soon after the database is back every replica answers 200. Typically 0.1 to 0.3 s (the
+figure is printed); the bound leaves room for a loaded CI machine, where a sender's retry
+itself may wait for a core."""
 
 
 class Traffic:
@@ -124,15 +124,7 @@ def send_all(replicas: list[BridgeProcess], traffic: Traffic) -> None:
 
 def unfinished(url: str) -> int:
     """Deliveries not yet recorded as finished (a leased one may still be sent again)."""
-    return asyncio.run(_count(url, "SELECT COUNT(*) FROM deliveries"))
-
-
-async def _count(url: str, sql: str) -> int:
-    connection = await asyncpg.connect(url)
-    try:
-        return int(await connection.fetchval(sql))
-    finally:
-        await connection.close()
+    return postgres.count(url, "SELECT COUNT(*) FROM deliveries")
 
 
 def sessions(vendor: LoopbackVendor) -> list[str]:

@@ -1,4 +1,5 @@
-"""Every sender kind in the registry, behind `bridge serve` on 127.0.0.1, fed genuine requests
+"""Every sender kind in the registry, behind `bridge serve` on 127.0.0.1 (on SQLite, then on
+PostgreSQL, which refuses data SQLite keeps), fed genuine requests
 (signed for real with the sender's scheme) that carry hostile values: nested a thousand levels
 deep, integers past 64 bits, digits of other scripts, NUL, times outside what a datetime holds,
 the wrong JSON type, in any field of the sender's sample and in its signed timestamp header.
@@ -9,6 +10,7 @@ request. Derandomized and bounded (`EXAMPLES` per sender), so CI runs the same c
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -23,11 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.sources import SOURCE_KINDS
+from tests.support import postgres
 from tests.support.process import BridgeProcess
 from tests.support.senders import SENDERS, Sender, shipped_mappings
 
 EXAMPLES = 100
-"""Cases per sender kind: the twelve kinds run in about ten seconds."""
+"""Cases per sender kind and store: the twelve kinds run in about ten seconds on each."""
 ANSWERS: Counter[str] = Counter()
 MARKER = "__hostile_value__"
 
@@ -109,28 +112,44 @@ HOSTILE_STAMPS = st.sampled_from(
 class Bridge:
     process: BridgeProcess
     connection: http.client.HTTPConnection
+    postgres_url: str | None
+    """The store's database when it is PostgreSQL (else the process's SQLite file)."""
 
     def events(self) -> int:
+        if self.postgres_url is not None:
+            return postgres.count(self.postgres_url, "SELECT COUNT(*) FROM events")
         [(count,)] = self.process.rows("SELECT COUNT(*) FROM events")
         return int(count)
 
 
-@pytest.fixture(scope="module")
-def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def bridge(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Bridge]:
+    """`bridge serve` on either store: data PostgreSQL refuses must not be an outage."""
     work = tmp_path_factory.mktemp("signed-hostile")
     folder = work / "mappings"
-    environ = shipped_mappings(folder)
-    process = BridgeProcess(
-        work, {**environ, "BRIDGE_MAPPINGS_DIR": str(folder), "BRIDGE_WORKER_ENABLED": "false"}
-    ).start()
-    connection = http.client.HTTPConnection("127.0.0.1", process.port, timeout=10)
-    try:
-        yield Bridge(process, connection)
-    finally:
-        connection.close()
-        process.stop()
+    environ = {
+        **shipped_mappings(folder),
+        "BRIDGE_MAPPINGS_DIR": str(folder),
+        "BRIDGE_WORKER_ENABLED": "false",
+    }
+    with contextlib.ExitStack() as stack:
+        url = None
+        if request.param == "postgres":
+            url = stack.enter_context(postgres.fresh_schema(postgres.server_url()))
+            environ["BRIDGE_DATABASE_URL"] = url
+        process = BridgeProcess(work, environ).start()
+        stack.callback(process.stop)
+        connection = http.client.HTTPConnection("127.0.0.1", process.port, timeout=10)
+        stack.callback(connection.close)
+        yield Bridge(process, connection, url)
     answers = ", ".join(f"{answer} {n}" for answer, n in sorted(ANSWERS.items()))
-    print(f"\nfuzz: {ANSWERS.total()} signed requests with hostile values: {answers}; 5xx 0")
+    print(
+        f"\nfuzz ({request.param}): {ANSWERS.total()} signed requests with hostile values:"
+        f" {answers}; 5xx 0"
+    )
+    ANSWERS.clear()
 
 
 def test_every_sender_kind_in_the_registry_is_fuzzed() -> None:

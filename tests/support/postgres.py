@@ -42,6 +42,19 @@ def fresh_schema(url: str) -> Iterator[str]:
         asyncio.run(_execute(url, f"DROP SCHEMA {schema} CASCADE"))
 
 
+def count(url: str, sql: str) -> int:
+    """The number a `SELECT COUNT(*) ...` gives on the database of `url`."""
+    return asyncio.run(_fetch_count(url, sql))
+
+
+async def _fetch_count(url: str, sql: str) -> int:
+    connection = await asyncpg.connect(url, timeout=5)
+    try:
+        return int(await connection.fetchval(sql))
+    finally:
+        await connection.close()
+
+
 async def _execute(url: str, sql: str) -> None:
     connection = await asyncpg.connect(url, timeout=5)
     try:
