@@ -1,6 +1,7 @@
 """An attacker's tricks against the public endpoint and the admin port: none gets in, nothing
-is stored. The sender kinds come from the registry (`tests/support/senders.py` checks it has
-one signer per kind in `SOURCE_KINDS`), so a new sender is attacked the day it lands."""
+is stored. Paths and framing go over a real socket, byte for byte. The sender kinds come from
+the registry (`tests/support/senders.py` checks it has one signer per kind in `SOURCE_KINDS`),
+so a new sender is attacked the day it lands."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bridge.sources import SOURCE_KINDS
 from bridge.web.app import create_app
 from tests.support import senders
 from tests.support.app import admin_client, serving
+from tests.support.raw_http import request, running
 from tests.support.senders import SENDERS, Sender, Signed, every_sender_settings
 
 TOKEN = "adm_" + "5e1b8c0d9f2a7364" * 2
@@ -126,32 +128,111 @@ async def test_the_admin_api_refuses_every_credential_but_the_token(
     assert (await endpoint.admin.get(f"/admin/events?token={TOKEN}")).status_code == 401
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/admin//events",
-        "//admin/events",
-        "/admin/./events",
-        "/admin/x/../events",
-        "/admin/%2e%2e/admin/events",
-        "/ADMIN/events",
-        "/%61dmin/events",
-        "/admin/events%00",
-        "/metrics/../admin/events",
-    ],
-)
+ADMIN_PATH_TRICKS = [
+    "/admin//events",
+    "//admin/events",
+    "/admin/./events",
+    "/admin/x/../events",
+    "/admin/%2e%2e/admin/events",
+    "/admin/%2E/events",
+    "/ADMIN/events",
+    "/%61dmin/events",
+    "/admin/events%00",
+    "/admin/events%2f",
+    "/admin/events;x",
+    "/admin\\events",
+    "/metrics/../admin/events",
+    "http://127.0.0.1/admin/events",
+]
+"""Paths as an attacker writes them, sent byte for byte: a client library would remove the
+dot segments before they reach the server."""
+PUBLIC_PATH_TRICKS = [
+    "/admin/events",
+    "/metrics",
+    "/webhooks/../admin/events",
+    "/webhooks/%2e%2e/admin/events",
+    "/webhooks/stripe/../../metrics",
+    "//admin/events",
+    "/./metrics",
+    "http://127.0.0.1/metrics",
+]
+
+
 async def test_no_path_trick_reaches_the_admin_api_without_the_token(
-    endpoint: Endpoint, path: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    answer = await endpoint.admin.get(path)
-    assert answer.status_code in (401, 404), (path, answer.status_code)
-    assert '"events"' not in answer.text
+    async with running(every_sender_settings(tmp_path, monkeypatch, TOKEN)) as server:
+        for path in ADMIN_PATH_TRICKS:
+            connection = await server.connect(server.admin_port)
+            answer = await connection.send(request("GET", path))
+            assert answer.status in (400, 401, 404), (path, answer.status)
+            assert b'"events"' not in answer.body, path
+        allowed = await (await server.connect(server.admin_port)).send(
+            request("GET", "/admin/events", headers={"Authorization": AUTH})
+        )
+        assert b'"events"' in allowed.body  # the tricks were close calls
 
 
-@pytest.mark.parametrize("path", ["/admin/events", "/metrics", "/webhooks/../admin/events"])
 async def test_the_webhook_port_serves_no_operator_page_with_any_credential(
-    endpoint: Endpoint, path: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    answer = await endpoint.public.get(path, headers={"Authorization": AUTH})
-    assert answer.status_code in (404, 405)
-    assert (await endpoint.admin.get("/admin/events", headers={"Authorization": AUTH})).is_success
+    async with running(every_sender_settings(tmp_path, monkeypatch, TOKEN)) as server:
+        for path in PUBLIC_PATH_TRICKS:
+            connection = await server.connect()
+            answer = await connection.send(request("GET", path, headers={"Authorization": AUTH}))
+            assert answer.status in (400, 404, 405), (path, answer.status)
+            assert b'"events"' not in answer.body, path
+            assert b"# HELP" not in answer.body, path
+
+
+WEBHOOK = b"POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+SMUGGLING_SHAPES = {
+    "Content-Length and Transfer-Encoding": b"Content-Length: 6\r\nTransfer-Encoding: chunked"
+    b"\r\n\r\n0\r\n\r\nG",
+    "Transfer-Encoding and Content-Length": b"Transfer-Encoding: chunked\r\nContent-Length: 3"
+    b"\r\n\r\n1\r\nG\r\n0\r\n\r\n",
+    "two Content-Lengths": b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    "a Content-Length list": b"Content-Length: 5, 6\r\n\r\nhello!",
+    "two Transfer-Encodings": b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity"
+    b"\r\n\r\n0\r\n\r\n",
+    "a space before the colon": b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+    "a coding that is not chunked": b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    "chunked, then another coding": b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+    "a folded header": b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+    "a vertical tab": b"Transfer-Encoding:\x0bchunked\r\n\r\n0\r\n\r\n",
+    "a chunk size that is no number": b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    "a chunk size that overflows": b"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff1"
+    b"\r\nhello\r\n0\r\n\r\n",
+    "a negative chunk size": b"Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+    "a chunk without its line end": b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloX0\r\n\r\n",
+    "a negative Content-Length": b"Content-Length: -1\r\n\r\n",
+    "a signed Content-Length": b"Content-Length: +5\r\n\r\nhello",
+    "a hex Content-Length": b"Content-Length: 0x5\r\n\r\nhello",
+    "a NUL in a header": b"X-A: a\x00b\r\nContent-Length: 0\r\n\r\n",
+    "a bare CR in a header": b"X-A: a\rb\r\nContent-Length: 0\r\n\r\n",
+    "a space in a header name": b"X A: b\r\nContent-Length: 0\r\n\r\n",
+}
+WHOLE_SHAPES = {
+    "bare line feeds": b"POST /webhooks/stripe HTTP/1.1\nHost: x\nContent-Length: 0\n\n",
+    "Transfer-Encoding in HTTP/1.0": b"POST /webhooks/stripe HTTP/1.0\r\nHost: x\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+}
+"""Ambiguous or malformed framing: a proxy and bridge could disagree on where a request ends,
+and read the rest as a request of its own."""
+
+
+@pytest.mark.parametrize(
+    "shape", [*SMUGGLING_SHAPES, *WHOLE_SHAPES], ids=lambda shape: shape.replace(" ", "-")
+)
+async def test_every_smuggling_shape_is_a_400_and_nothing_after_it_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str
+) -> None:
+    head = WEBHOOK + SMUGGLING_SHAPES[shape] if shape in SMUGGLING_SHAPES else WHOLE_SHAPES[shape]
+    smuggled = request("GET", "/healthz")
+    async with running(every_sender_settings(tmp_path, monkeypatch, TOKEN)) as server:
+        connection = await server.connect()
+        answer = await connection.send(head + smuggled)
+        assert answer.status == 400, (shape, answer.status, answer.body)
+        assert await connection.closed(), shape  # the request behind it is never answered
+    with sqlite3.connect(tmp_path / "b.db") as database:
+        assert database.execute("SELECT count(*) FROM events").fetchone()[0] == 0

@@ -131,6 +131,12 @@ class HeadersTooLarge(Exception):
     """Raised in a parser callback: httptools stops, and the 400 uvicorn sends becomes a 431."""
 
 
+class FaultyFraming(Exception):
+    """Raised in a parser callback for framing the parser accepts but RFC 9112 calls faulty:
+    httptools stops, uvicorn answers 400 and closes, and no byte of the body is read as a
+    request of its own."""
+
+
 class LimitedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with the limits a public endpoint needs.
 
@@ -142,6 +148,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
       and headers: 431, closed.
     - A connection opened while `max_connections` are open has its request answered 503 with
       `Retry-After` and is closed.
+    - An HTTP/1.0 request with `Transfer-Encoding` (RFC 9112 6.1: its framing is faulty, and
+      a proxy may read its body as the next request): 400, closed.
     - Connections to the admin port are answered by the admin app (and never refused as over
       capacity: monitoring keeps working during a flood).
 
@@ -161,6 +169,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._unparsed = 0
         self._too_large = False
+        self._transfer_coded = False
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -200,6 +209,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._phase = HEADERS
         self._header_count = 0
         self._header_bytes = 0
+        self._transfer_coded = False
 
     def on_url(self, url: bytes) -> None:
         self._header_bytes += len(url)
@@ -222,9 +232,13 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         value = value.rstrip(b" \t")
         if name == b"expect" and value.lower() == b"100-continue":
             self.expect_100_continue = True
+        elif name == b"transfer-encoding":
+            self._transfer_coded = True
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self._transfer_coded and self.parser.get_http_version() == "1.0":
+            raise FaultyFraming
         self._phase = BODY
         self._unparsed = 0
         super().on_headers_complete()
