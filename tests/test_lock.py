@@ -58,3 +58,16 @@ def test_scripts_and_the_image_install_from_the_locks_with_hashes() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "--require-hashes --requirement requirements.lock" in dockerfile
     assert "requirements.txt" not in dockerfile
+
+
+def test_the_images_default_base_is_pinned_by_digest() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    default = re.search(r"^ARG BASE_IMAGE=(\S+)$", dockerfile, re.M)
+    assert default is not None
+    assert re.fullmatch(r"[\w.:/-]+@sha256:[0-9a-f]{64}", default.group(1)), default.group(1)
+
+
+def test_the_build_script_says_how_to_move_both_pins() -> None:
+    script = (REPO / "scripts" / "build-image").read_text()
+    assert "skopeo inspect" in script
+    assert "scripts/lock --upgrade" in script
