@@ -1,11 +1,13 @@
 """An attacker's tricks against the public endpoint and the admin port: none gets in, nothing
-is stored. Paths and framing go over a real socket, byte for byte. The sender kinds come from
-the registry (`tests/support/senders.py` checks it has one signer per kind in `SOURCE_KINDS`),
-so a new sender is attacked the day it lands."""
+is stored, no form of a secret is shown. Paths and framing go over a real socket, byte for
+byte. The sender kinds come from the registry (`tests/support/senders.py` checks it has one
+signer per kind in `SOURCE_KINDS`), so a new sender is attacked the day it lands."""
 
 from __future__ import annotations
 
 import base64
+import logging
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -15,8 +17,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from bridge.sources import SOURCE_KINDS
+from bridge.vocabulary.secrets import shown_forms
 from bridge.web.app import create_app
 from tests.support import senders
 from tests.support.app import admin_client, serving
@@ -96,6 +100,57 @@ async def test_forgeries_of_every_kind_are_refused_and_store_nothing(
     assert endpoint.stored() == 0
     genuine_answer = await endpoint.send(sender, body, genuine)
     assert genuine_answer.status_code == 200, genuine_answer.text  # the tricks were close calls
+
+
+def distinct_secrets(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Give each shipped source a secret of its own, in the shape its sender uses and with the
+    characters that encode differently (`+ / = , &`) where the shape allows: kind -> secret."""
+    used: dict[str, str] = {}
+    for path in folder.glob("*.yaml"):
+        for source in (yaml.safe_load(path.read_text()).get("sources") or {}).values():
+            kind = source["kind"]
+            secret = SECRET_SHAPES.get(kind, f"{kind}+sec/ret=1,2&{kind[::-1]}")
+            for variable in re.findall(r"\$\{([A-Z0-9_]+)\}", yaml.safe_dump(source)):
+                monkeypatch.setenv(variable, secret)
+            used[kind] = secret
+    return used
+
+
+SECRET_SHAPES = {
+    "close": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "standard-webhooks": base64.b64encode(b"standard+webhooks/key=" * 2).decode(),
+    "salesforce": "sf-outbound-token,7c1d",
+}
+"""Kinds whose secret has a fixed form: hex (Close), base64 (Standard Webhooks), and a URL
+query value (Salesforce's token, sent as written)."""
+
+
+async def test_no_form_of_any_configured_secret_reaches_a_log_or_an_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = every_sender_settings(tmp_path, monkeypatch, TOKEN)
+    secrets = distinct_secrets(tmp_path / "mappings", monkeypatch)
+    shown: list[str] = []
+    caplog.set_level(logging.DEBUG)
+    app = create_app(settings, run_worker=False)
+    async with serving(app) as public, admin_client(app) as admin:
+        endpoint = Endpoint(public, admin, tmp_path / "b.db")
+        for kind, sender in SENDERS.items():
+            body = sender.sample()
+            with signing_key(secrets[kind]):
+                genuine = sender.sign(body, sender.now(), url_of(sender))
+            with signing_key(OTHER_KEY):
+                forged = sender.sign(body, sender.now(), url_of(sender))
+            accepted = await endpoint.send(sender, body, genuine)
+            assert accepted.status_code == 200, (kind, accepted.text)
+            shown += [accepted.text, (await endpoint.send(sender, body, forged)).text]
+        for path in ("/admin/events", "/admin/deliveries", "/readyz"):
+            shown.append((await admin.get(path, headers={"Authorization": AUTH})).text)
+    logged = [repr(vars(record)) for record in caplog.records if record.name.startswith("bridge")]
+    text = "\n".join([*logged, *shown])  # every field of every bridge log record
+    for name, secret in {**secrets, "admin token": TOKEN}.items():
+        for form in shown_forms(secret):
+            assert form not in text, (name, form)
 
 
 AUTH = f"Bearer {TOKEN}"
