@@ -291,3 +291,21 @@ async def test_every_smuggling_shape_is_a_400_and_nothing_after_it_is_served(
         assert await connection.closed(), shape  # the request behind it is never answered
     with sqlite3.connect(tmp_path / "b.db") as database:
         assert database.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
+async def test_forwarded_headers_never_change_the_url_a_signature_covers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hubspot = SENDERS["hubspot"]
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "bridge.example"}
+    path = f"/webhooks/{hubspot.source}"
+    async with running(every_sender_settings(tmp_path, monkeypatch, TOKEN)) as server:
+        for signed_for, status in (
+            (f"https://bridge.example{path}", 401),  # what the headers claim: not read
+            (f"http://127.0.0.1{path}", 200),  # the connection's scheme and Host
+        ):
+            body = hubspot.sample()
+            signed = hubspot.sign(body, hubspot.now(), signed_for)
+            sent = request("POST", path, body, {**signed.headers, **forwarded})
+            answer = await (await server.connect()).send(sent)
+            assert answer.status == status, (signed_for, answer.status, answer.body)
