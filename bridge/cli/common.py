@@ -81,16 +81,23 @@ async def store_session(settings: Settings, *, existing: bool = False) -> AsyncI
 
 
 def _require_store(url: str) -> None:
+    missing = missing_store(url)
+    if missing:
+        raise StoreUnavailable(
+            f"{missing} (BRIDGE_DATABASE_URL is {url}): run this where bridge keeps"
+            " its store, or set BRIDGE_DATABASE_URL"
+        )
+
+
+def missing_store(url: str) -> str | None:
+    """`no store at PATH` when `url` names a SQLite file that is not there (opening it would
+    create an empty one); None otherwise."""
     if not url.startswith("sqlite:"):
-        return
+        return None
     from bridge.store.sqlite import sqlite_path
 
     path = sqlite_path(url).absolute()
-    if not path.exists():
-        raise StoreUnavailable(
-            f"no store at {path} (BRIDGE_DATABASE_URL is {url}): run this where bridge keeps"
-            " its store, or set BRIDGE_DATABASE_URL"
-        )
+    return None if path.exists() else f"no store at {path}"
 
 
 def clipped(text: str, width: int = 200) -> str:

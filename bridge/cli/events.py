@@ -19,6 +19,7 @@ from bridge.cli.common import (
     store_session,
     waiting_destinations,
 )
+from bridge.cli.identity_text import traced_identity_lines
 from bridge.mapping.config import Config
 from bridge.runtime.settings import Settings
 from bridge.store import StoreUnavailable
@@ -117,6 +118,9 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
         print_json(trace_document(trace))
     else:
         print(trace_text(trace, waiting_destinations(settings.mappings_dir)))
+        used = traced_identity_lines(trace.rules)
+        if used:
+            print("\n".join(["  identities", *used]))
     return 0
 
 

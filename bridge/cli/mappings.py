@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
@@ -17,11 +19,12 @@ from bridge.cli.common import (
     print_json,
     read_input,
 )
+from bridge.cli.lookups import Lookups, known_by_rule, look_up_all, lookup_document, lookup_lines
 from bridge.destinations import VendorRequest
 from bridge.mapping.config import Config
 from bridge.runtime.settings import Settings
 from bridge.sources import SourceError
-from bridge.vocabulary.model import RuleResult
+from bridge.vocabulary.model import Event
 from bridge.vocabulary.secrets import Secret
 
 if TYPE_CHECKING:
@@ -120,10 +123,8 @@ def _try(args: argparse.Namespace, settings: Settings) -> int:
         events = source.parse(read_input(args.payload))
     except (UnreadableInput, SourceError) as exc:
         return fail(str(exc))
-    report = [
-        _trial(config, event.source, event.event_id, event.type, config.rules.evaluate(event))
-        for event in events
-    ]
+    lookups = asyncio.run(look_up_all(settings, config, events, int(time.time() * 1000)))
+    report = [_trial(config, event, lookup) for event, lookup in zip(events, lookups, strict=True)]
     if args.json:
         print_json(report)
     else:
@@ -132,9 +133,9 @@ def _try(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _trial(
-    config: Config, source: str, event_id: str, event_type: str, results: list[RuleResult]
-) -> dict[str, Any]:
+def _trial(config: Config, event: Event, lookups: Lookups) -> dict[str, Any]:
+    """What the rules make of `event`, those with `identity:` with what `lookups` found."""
+    results = config.rules.evaluate(event, known_by_rule(lookups) if lookups else None)
     rules = []
     for result in results:
         entry: dict[str, Any] = {
@@ -142,6 +143,8 @@ def _trial(
             "status": result.status,
             "reason": result.reason,
         }
+        if result.rule in lookups:
+            entry["identity"] = lookup_document(lookups[result.rule], config)
         if result.conversion is not None:
             entry["conversion"] = result.conversion.to_dict()
             entry["requests"] = [
@@ -150,7 +153,7 @@ def _trial(
                 for request in config.destinations[name].requests([result.conversion])
             ]
         rules.append(entry)
-    return {"source": source, "event_id": event_id, "type": event_type, "rules": rules}
+    return {"source": event.source, "event_id": event.event_id, "type": event.type, "rules": rules}
 
 
 def _shown(request: VendorRequest) -> dict[str, Any]:
@@ -169,6 +172,8 @@ def _print_trial(entry: dict[str, Any], out: TextIO) -> None:
     for rule in entry["rules"]:
         out.write(f"\nrule {rule['rule']!r}: {rule['status']}")
         out.write(f" ({rule['reason']})\n" if rule["reason"] else "\n")
+        if "identity" in rule:
+            out.write("\n".join(lookup_lines(rule["identity"])) + "\n")
         if "conversion" in rule:
             out.write("  conversion: " + orjson.dumps(rule["conversion"]).decode() + "\n")
         for request in rule.get("requests", ()):

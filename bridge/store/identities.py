@@ -60,6 +60,17 @@ class KnownIdentity:
     """`ref` when the key was the reference itself, else the link key (`customer:cus_123`)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """Everything a ledger keeps for one reference and has not expired: what a person asks
+    about the reference (`bridge identities show`), beyond what a webhook's lookup reads."""
+
+    sightings: tuple[Sighting, ...]
+    """Each vendor's latest ids with when they expire, by vendor."""
+    links: tuple[Link, ...]
+    """The keys tied to the reference, the earliest linked first."""
+
+
 class Identities(Protocol):
     """The identity ledger's role: remember what browsers said, link keys, recall by either."""
 
@@ -76,6 +87,11 @@ class Identities(Protocol):
     async def recall(self, ledger: str, key: str, now: int) -> KnownIdentity | None:
         """The identity `key` names in `ledger`: a reference, or a link key tied to one; None
         when neither is known or everything known has expired by `now`."""
+        ...
+
+    async def holdings(self, ledger: str, ref: str, now: int) -> Holdings:
+        """What `ledger` keeps for the reference `ref` that has not expired by `now`: for
+        people reading the ledger; a webhook's lookup is `recall`."""
         ...
 
     async def forget_expired(self, now: int) -> int:
@@ -97,6 +113,9 @@ class HoldsIdentities:
 
     async def recall(self, ledger: str, key: str, now: int) -> KnownIdentity | None:
         return await self.identities.recall(ledger, key, now)
+
+    async def holdings(self, ledger: str, ref: str, now: int) -> Holdings:
+        return await self.identities.holdings(ledger, ref, now)
 
     async def forget_expired(self, now: int) -> int:
         return await self.identities.forget_expired(now)

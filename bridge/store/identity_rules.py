@@ -10,7 +10,14 @@ from typing import Any
 import orjson
 
 from bridge.store.base import StoreRefused
-from bridge.store.identities import CapturedIds, KnownIdentity, Link, Sighting, VendorIds
+from bridge.store.identities import (
+    CapturedIds,
+    Holdings,
+    KnownIdentity,
+    Link,
+    Sighting,
+    VendorIds,
+)
 
 BY_REF = "ref"
 """`KnownIdentity.via` when the key recalled was the reference itself."""
@@ -112,3 +119,27 @@ def known_identity(ledger: str, rows: Iterable[Sequence[Any]]) -> KnownIdentity 
     }
     via = BY_REF if chosen is by_ref else chosen[0][0]
     return KnownIdentity(ledger, chosen[0][1], vendors, via)
+
+
+NOTHING_HELD = Holdings((), ())
+
+
+def holdings(
+    ledger: str,
+    ref: str,
+    sightings: Iterable[Sequence[Any]],
+    links: Iterable[Sequence[Any]],
+) -> Holdings:
+    """What a `holdings` read's rows say, in one order on every store (their collations of
+    text differ): sightings (vendor, ids as JSON, captured_at, expires_at) by vendor, links
+    (key, linked_at, expires_at) by when they were linked, then by key."""
+    return Holdings(
+        tuple(
+            Sighting(ledger, ref, vendor, orjson.loads(ids), captured_at, expires_at)
+            for vendor, ids, captured_at, expires_at in sorted(sightings, key=lambda row: row[0])
+        ),
+        tuple(
+            Link(ledger, key, ref, linked_at, expires_at)
+            for key, linked_at, expires_at in sorted(links, key=lambda row: (row[1], row[0]))
+        ),
+    )

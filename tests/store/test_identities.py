@@ -13,6 +13,7 @@ from bridge.store import open_store
 from bridge.store.base import EventFilter, StoreRefused
 from bridge.store.identities import (
     CapturedIds,
+    Holdings,
     Identities,
     KnownIdentity,
     Link,
@@ -226,6 +227,62 @@ async def test_a_link_with_a_nul_character_is_refused(identities: Identities) ->
 async def test_empty_calls_change_nothing(identities: Identities) -> None:
     assert await identities.remember([]) == 0
     assert await identities.link([]) == 0
+
+
+async def test_holdings_list_each_vendors_ids_with_their_expiry_and_the_links(
+    identities: Identities,
+) -> None:
+    """What `bridge identities show` prints: more than a recall reads (expiry, every link)."""
+    await identities.remember([seen("pagent", at=NOW + HOUR), seen("convert", CONVERT, ttl=HOUR)])
+    await identities.link([tie("cus_2", at=NOW + HOUR), tie("cus_1"), tie("sub_1")])
+    held = await identities.holdings("web", REF, NOW + 1)
+    assert held == Holdings(
+        (
+            Sighting("web", REF, "convert", CONVERT, NOW, NOW + HOUR),
+            Sighting("web", REF, "pagent", PAGENT, NOW + HOUR, NOW + HOUR + TTL),
+        ),
+        (tie("cus_1"), tie("sub_1"), tie("cus_2", at=NOW + HOUR)),
+    )
+
+
+async def test_holdings_leave_out_what_expired_and_other_references_and_ledgers(
+    identities: Identities,
+) -> None:
+    await identities.remember(
+        [
+            seen("pagent", ttl=HOUR),
+            seen("convert", CONVERT),
+            seen(ref=OTHER_REF),
+            seen(ledger="shop", ids={"session_id": "s_shop"}),
+        ]
+    )
+    await identities.link(
+        [
+            tie("cus_1", ttl=HOUR),
+            tie("cus_2"),
+            tie("cus_other", OTHER_REF),
+            tie("cus_1", ledger="shop"),
+        ]
+    )
+    held = await identities.holdings("web", REF, NOW + HOUR)
+    assert [(s.vendor, s.ids) for s in held.sightings] == [("convert", CONVERT)]
+    assert [link.key for link in held.links] == ["cus_2"]
+    shop = await identities.holdings("shop", REF, NOW)
+    assert [s.ids for s in shop.sightings] == [{"session_id": "s_shop"}]
+    assert [link.key for link in shop.links] == ["cus_1"]
+
+
+@pytest.mark.parametrize(
+    ("ledger", "ref"),
+    [("web", OTHER_REF), ("shop", REF), ("web", "cus_1"), ("web", REF + "\x00"), ("w\x00eb", REF)],
+)
+async def test_holdings_of_a_reference_never_seen_are_empty(
+    identities: Identities, ledger: str, ref: str
+) -> None:
+    """A link key is no reference: `holdings` reads by the reference a recall found."""
+    await identities.remember([seen()])
+    await identities.link([tie("cus_1")])
+    assert await identities.holdings(ledger, ref, NOW) == Holdings((), ())
 
 
 async def test_concurrent_beacons_share_commits(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bridge.store import Store
-from bridge.store.base import EventFilter, NewEvent, StoreRefused
+from bridge.store.base import EventFilter, NewEvent, StoreRefused, StoreUnavailable
 from bridge.store.identities import Link, Sighting
+from bridge.store.sqlite import SQLiteStore
 from bridge.store.sqlite.migrate import migrate
 from bridge.store.sqlite.queries import WAITING_EVENTS
 from tests.store.conftest import NOW, new_event
@@ -83,3 +84,20 @@ def test_sqlite_finds_waiting_events_through_the_partial_index(tmp_path: Path) -
     migrate(path)
     plan = sqlite3.connect(path).execute(f"EXPLAIN QUERY PLAN {WAITING_EVENTS}", (10,)).fetchall()
     assert any("events_waiting" in row[-1] for row in plan), plan
+
+
+async def test_sqlite_recall_on_the_loop_sees_each_commit_and_ends_with_the_store(
+    tmp_path: Path,
+) -> None:
+    """The recall reads on the event loop's own connection: it must see what the writer just
+    committed (no snapshot held between reads), and refuse once the store is closed."""
+    store = await SQLiteStore.open(tmp_path / "b.db")
+    for at, session in ((NOW, "first"), (NOW + 1, "second")):
+        ids = {"session_id": session}
+        await store.remember([Sighting("web", "ref_a", "pagent", ids, at, at + DAY)])
+        known = await store.recall("web", "ref_a", NOW + 2)
+        assert known is not None
+        assert known.vendors["pagent"].ids == {"session_id": session}
+    await store.close()
+    with pytest.raises(StoreUnavailable):
+        await store.recall("web", "ref_a", NOW + 2)

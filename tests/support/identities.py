@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from bridge.store.identities import KnownIdentity, Link, Sighting
+from bridge.store.identities import Holdings, KnownIdentity, Link, Sighting
 from bridge.store.identity_rules import (
     check_links,
     check_sightings,
     first_links,
+    holdings,
     ids_text,
     known_identity,
     latest_sightings,
@@ -60,6 +61,18 @@ class MemoryIdentities:
             rows += [(key, *row) for row in self._live(ledger, link.ref, now)]
         return known_identity(ledger, rows)
 
+    async def holdings(self, ledger: str, ref: str, now: int) -> Holdings:
+        sightings = [
+            (held.vendor, ids_text(held.ids), held.captured_at, held.expires_at)
+            for held in self._held(ledger, ref, now)
+        ]
+        links = [
+            (link.key, link.linked_at, link.expires_at)
+            for link in self.links.values()
+            if (link.ledger, link.ref) == (ledger, ref) and link.expires_at > now
+        ]
+        return holdings(ledger, ref, sightings, links)
+
     async def forget_expired(self, now: int) -> int:
         sightings = [key for key, held in self.sightings.items() if held.expires_at <= now]
         links = [key for key, link in self.links.items() if link.expires_at <= now]
@@ -71,9 +84,14 @@ class MemoryIdentities:
 
     def _live(self, ledger: str, ref: str, now: int) -> Iterator[tuple[str, str, str, int]]:
         """(ref, vendor, ids as JSON, captured_at) of `ref`'s unexpired sightings."""
+        for held in self._held(ledger, ref, now):
+            yield held.ref, held.vendor, ids_text(held.ids), held.captured_at
+
+    def _held(self, ledger: str, ref: str, now: int) -> Iterator[Sighting]:
+        """`ref`'s unexpired sightings."""
         for held in self.sightings.values():
             if (held.ledger, held.ref) == (ledger, ref) and held.expires_at > now:
-                yield held.ref, held.vendor, ids_text(held.ids), held.captured_at
+                yield held
 
 
 def _replaces(new: Sighting, held: Sighting) -> bool:

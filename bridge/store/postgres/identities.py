@@ -8,8 +8,10 @@ from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import Any
 
-from bridge.store.identities import KnownIdentity, Link, Sighting
+from bridge.store.identities import Holdings, KnownIdentity, Link, Sighting
 from bridge.store.identity_rules import (
+    NOTHING_HELD,
+    holdings,
     known_identity,
     rows_to_link,
     rows_to_remember,
@@ -47,6 +49,16 @@ SELECT l.key, s.ref, s.vendor, s.ids::text, s.captured_at
 FROM identity_links l JOIN identity_sightings s ON s.ledger = l.ledger AND s.ref = l.ref
 WHERE l.ledger = $1 AND l.key = $2 AND l.expires_at > $3 AND s.expires_at > $3
 """
+# What a reference holds, for people (not a webhook's path): the links are found by scanning
+# the ledger's links, which are kept by key alone.
+_SIGHTINGS_OF = """
+SELECT vendor, ids::text, captured_at, expires_at FROM identity_sightings
+WHERE ledger = $1 AND ref = $2 AND expires_at > $3
+"""
+_LINKS_TO = """
+SELECT key, linked_at, expires_at FROM identity_links
+WHERE ledger = $1 AND ref = $2 AND expires_at > $3
+"""
 _FORGET_SIGHTINGS = """
 DELETE FROM identity_sightings WHERE (ledger, ref, vendor) IN (
     SELECT ledger, ref, vendor FROM identity_sightings WHERE expires_at <= $1 LIMIT $2)
@@ -77,6 +89,14 @@ class PostgresIdentities:
             rows = await connection.fetch(_RECALL, ledger, key, now)
         return known_identity(ledger, rows)
 
+    async def holdings(self, ledger: str, ref: str, now: int) -> Holdings:
+        if unrecallable(ledger, ref):
+            return NOTHING_HELD
+        async with self._connection() as connection, _snapshot(connection):
+            sightings = await connection.fetch(_SIGHTINGS_OF, ledger, ref, now)
+            links = await connection.fetch(_LINKS_TO, ledger, ref, now)
+        return holdings(ledger, ref, sightings, links)
+
     async def forget_expired(self, now: int) -> int:
         async with self._connection() as connection:
 
@@ -92,3 +112,11 @@ class PostgresIdentities:
             return 0
         async with self._connection() as connection:
             return affected(await connection.execute(sql, *map(list, zip(*rows, strict=True))))
+
+
+def _snapshot(connection: Any) -> AbstractAsyncContextManager[Any]:
+    """A read-only transaction whose statements all see the same commit."""
+    transaction: AbstractAsyncContextManager[Any] = connection.transaction(
+        isolation="repeatable_read", readonly=True
+    )
+    return transaction

@@ -3,9 +3,9 @@
 Durability: in WAL mode, `synchronous=FULL` fsyncs the write-ahead log at every commit, so a
 commit that returned survives a power cut, not just a process crash (`NORMAL` would only sync
 at checkpoints and could lose the last commits on power loss, after the sender got its 200).
-The fsync cost is shared by group commit (`writer.py`), webhooks and beacons alike. No SQLite
-call runs on the event loop: writes go through the writer thread, reads through one reader
-thread with its own connection.
+The fsync cost is shared by group commit (`writer.py`), webhooks and beacons alike. Writes go
+through the writer thread, reads through one reader thread with its own connection; the one
+SQLite call on the event loop is the identity ledger's recall by key (`identities.py`).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class SQLiteStore(HoldsIdentities):
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-sqlite-reader")
         self._local = threading.local()
         self._closed = False
-        self.identities = SQLiteIdentities(self.writer, self._read)
+        self.identities: SQLiteIdentities = SQLiteIdentities(self.writer, self._read, path)
 
     @classmethod
     async def open(cls, path: Path, *, busy_timeout_ms: int = 5000) -> SQLiteStore:
@@ -120,6 +120,7 @@ class SQLiteStore(HoldsIdentities):
     async def close(self) -> None:
         if self._closed:
             return
+        self.identities.close()
         await asyncio.to_thread(self.writer.close)
         await self._read(lambda connection: connection.close())
         self._closed = True
