@@ -124,8 +124,8 @@ def test_an_unknown_ledger_key_lists_the_allowed_ones(tmp_path: Path) -> None:
         load_config(folder, ENVIRON)
     assert [str(issue) for issue in failure.value.issues] == [
         f"{folder / 'ledgers.yaml'}:11: ledgers.strict.ttl: unknown key (allowed: conductrics_vid,"
-        " forms, origins, pagent_label, require_consent, scanova_param, ttl_days, vendors,"
-        " wait_minutes)"
+        " email_pepper, forms, origins, pagent_label, require_consent, scanova_param, ttl_days,"
+        " vendors, wait_minutes)"
     ]
 
 

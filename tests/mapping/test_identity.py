@@ -9,29 +9,8 @@ import pytest
 from bridge.mapping import Config, MappingError, load_config
 from bridge.store.identities import CapturedIds, KnownIdentity
 from bridge.vocabulary.model import Event
+from tests.support.identity_mappings import JOINED, LEDGER
 from tests.support.mappings import ENVIRON, PAGENT, SOURCE, write_mappings
-
-LEDGER = """
-ledgers:
-  web:
-    origins: ["https://shop.example.com"]
-    vendors: [pagent]
-"""
-
-JOINED = """
-rules:
-  - name: paid
-    source: stripe
-    events: [checkout.session.completed]
-    destination: pagent
-    identity:
-      ledger: web
-      key: data.object.client_reference_id || data.object.customer
-    conversion:
-      session_id: data.object.metadata.session_id || identity.pagent.session_id
-      user_id: identity.pagent.user_id
-      goal_id: {const: purchase}
-"""
 
 PLAIN = """
 rules:

@@ -18,35 +18,17 @@ from bridge.use_cases.ingest import Ingestor, Reply
 from bridge.use_cases.replay import replay
 from tests.support import stripe as s
 from tests.support.identities import MemoryIdentities
+from tests.support.identity_mappings import JOINED
+from tests.support.identity_mappings import LEDGER as SHARED_LEDGER
 from tests.support.mappings import ENVIRON, PAGENT, SOURCE, write_mappings
 from tests.support.outbox import MemoryOutbox
 
 REF = "ref_visitor_0123456789ab"
 
-LEDGER = """
-ledgers:
-  web:
-    origins: ["https://shop.example.com"]
-    vendors: [pagent]
-    wait_minutes: 0
-"""
+LEDGER = SHARED_LEDGER + "    wait_minutes: 0\n"
 """No wait: what a rule makes of an identity it does not find shows at once (waiting is
 `test_waiting.py`'s)."""
 
-JOINED = """
-rules:
-  - name: paid
-    source: stripe
-    events: [checkout.session.completed]
-    destination: pagent
-    identity:
-      ledger: web
-      key: data.object.client_reference_id || data.object.customer
-    conversion:
-      session_id: data.object.metadata.session_id || identity.pagent.session_id
-      user_id: identity.pagent.user_id
-      goal_id: {const: purchase}
-"""
 
 PLAIN = """
 rules:

@@ -26,47 +26,17 @@ from bridge.telemetry.metrics import Metrics
 from bridge.use_cases.ingest import Ingestor, Reply
 from bridge.use_cases.waiting import WaitingEvents
 from tests.support import stripe as s
+from tests.support.identity_mappings import LEDGER as SHARED_LEDGER
+from tests.support.identity_mappings import RENEWALS
 from tests.support.mappings import ENVIRON, PAGENT, SOURCE, write_mappings
 
 REF = "ref_visitor_waiting_0123456789"
 START = 1_790_000_000.0
 MINUTE = 60.0
 
-LEDGER = """
-ledgers:
-  web:
-    origins: ["https://shop.example.com"]
-    vendors: [pagent]
-    wait_minutes: 15
-"""
+LEDGER = SHARED_LEDGER + "    wait_minutes: 15\n"
 
-RULES = """
-rules:
-  - name: paid
-    source: stripe
-    events: [checkout.session.completed]
-    destination: pagent
-    identity:
-      ledger: web
-      key: data.object.client_reference_id
-      link: data.object.customer
-    conversion:
-      session_id: identity.pagent.session_id
-      user_id: identity.pagent.user_id
-      goal_id: {const: purchase}
-  - name: renewal
-    source: stripe
-    events: [invoice.paid]
-    destination: pagent
-    identity:
-      ledger: web
-      key: data.object.customer
-    conversion:
-      session_id: identity.pagent.session_id
-      user_id: identity.pagent.user_id
-      goal_id: {const: renewal}
-      transaction_id: data.object.id
-"""
+RULES = RENEWALS
 
 
 class Clock:
@@ -245,33 +215,9 @@ async def test_a_beacon_wakes_the_loop(bench: Bench) -> None:
             await task
 
 
-EMAIL_RULES = """
-rules:
-  - name: paid
-    source: stripe
-    events: [checkout.session.completed]
-    destination: pagent
-    identity:
-      ledger: web
-      key: data.object.client_reference_id
-      link: data.object.customer_details.email
-    conversion:
-      session_id: identity.pagent.session_id
-      user_id: identity.pagent.user_id
-      goal_id: {const: purchase}
-  - name: renewal
-    source: stripe
-    events: [invoice.paid]
-    destination: pagent
-    identity:
-      ledger: web
-      key: data.object.customer_email
-    conversion:
-      session_id: identity.pagent.session_id
-      user_id: identity.pagent.user_id
-      goal_id: {const: renewal}
-      transaction_id: data.object.id
-"""
+EMAIL_RULES = RENEWALS.replace(
+    "link: data.object.customer", "link: data.object.customer_details.email"
+).replace("key: data.object.customer\n", "key: data.object.customer_email\n")
 
 
 @pytest.mark.parametrize("pepper", [None, "pepper-7f3a91c2"])
