@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias, get_args
 
 import orjson
 
-from bridge.mapping.config import Config, load_config
+from bridge.mapping.config import load_config
 from bridge.mapping.errors import MappingError
+from bridge.mapping.loaded import Config
 from bridge.runtime.settings import Settings
 from bridge.store import Store, StoreUnavailable, open_store
 from bridge.store.base import EventFilter, EventOutcome

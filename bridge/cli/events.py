@@ -20,7 +20,7 @@ from bridge.cli.common import (
     waiting_destinations,
 )
 from bridge.cli.identity_text import traced_identity_lines
-from bridge.mapping.config import Config
+from bridge.mapping.loaded import Config
 from bridge.runtime.settings import Settings
 from bridge.store import StoreUnavailable
 from bridge.store.base import EventFilter, EventTrace, EventView

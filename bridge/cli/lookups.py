@@ -9,7 +9,7 @@ from typing import Any
 
 from bridge.cli.common import missing_store, store_session
 from bridge.cli.identity_text import identity_line, quoted
-from bridge.mapping.config import Config
+from bridge.mapping.loaded import Config
 from bridge.runtime.settings import Settings
 from bridge.store import StoreUnavailable
 from bridge.store.identities import Identities, KnownIdentity

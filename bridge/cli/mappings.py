@@ -21,7 +21,7 @@ from bridge.cli.common import (
 )
 from bridge.cli.lookups import Lookups, known_by_rule, look_up_all, lookup_document, lookup_lines
 from bridge.destinations import VendorRequest
-from bridge.mapping.config import Config
+from bridge.mapping.loaded import Config
 from bridge.runtime.settings import Settings
 from bridge.sources import SourceError
 from bridge.vocabulary.model import Event

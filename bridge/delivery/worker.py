@@ -87,6 +87,11 @@ class Worker:
         self.recent = RecentConversions()
         """For an ingestor in the same process to leave its conversions in (`keep`)."""
 
+    def use(self, destinations: Mapping[str, Destination]) -> None:
+        """Deliver with these destinations from the next round on (the mapping files were
+        reloaded); a round in flight finishes with the ones it started with."""
+        self._destinations = destinations
+
     def wake(self) -> None:
         """New deliveries were committed: look now instead of at the next poll."""
         self._wakeup.set()

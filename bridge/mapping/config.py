@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ from bridge.mapping.expressions import (
 from bridge.mapping.fields import FIELD_NAMES, coerce, compile_entry
 from bridge.mapping.file_models import FileModel, RuleModel
 from bridge.mapping.identity import IdentitySpec, fields_reading_identity, unreadable_paths
+from bridge.mapping.loaded import Config
 from bridge.mapping.notes import (
     missing_secret_notes,
     unknown_event_type_notes,
@@ -41,27 +41,6 @@ from bridge.mapping.yamlfile import Location, YamlDocument, load_yaml
 from bridge.sources import SOURCE_KINDS, Source
 
 _Component = TypeVar("_Component", Source, Destination)
-
-
-@dataclass
-class Config:
-    directory: Path
-    sources: dict[str, Source]
-    destinations: dict[str, Destination]
-    rules: RuleSet
-    files: dict[str, str]
-    """File name -> version (sha256 prefix of its bytes)."""
-    origins: dict[str, str] = field(default_factory=dict)
-    """`source:NAME`, `destination:NAME`, `rule:NAME`, `ledger:NAME` -> `file:line` where it is
-    defined."""
-    ledgers: dict[str, LedgerConfig] = field(default_factory=dict)
-    """Identity ledgers by name: the browser beacons `POST /identify/{name}` takes."""
-    notes: list[str] = field(default_factory=list)
-    """What a running service would be waiting for or silently not doing, found at load."""
-
-    def warnings(self) -> list[str]:
-        """What a running service would be waiting for or silently not doing."""
-        return list(self.notes)
 
 
 def load_config(directory: Path, environ: Mapping[str, str] | None = None) -> Config:

@@ -8,7 +8,7 @@ YAML silently lets the last one win, are reported instead.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,3 +86,10 @@ def _index(
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _index(item, (*location, index), lines, issues, name)
+
+
+def files_version(files: Mapping[str, str]) -> str:
+    """One version for a set of files (name -> version): first 12 hex digits of a sha256 over
+    them in name order, so the same files give the same version on every replica."""
+    text = "\n".join(f"{Path(name).name}:{version}" for name, version in sorted(files.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

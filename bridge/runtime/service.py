@@ -13,7 +13,10 @@ import httpx
 from bridge import __version__
 from bridge.delivery.backoff import RetryPolicy
 from bridge.delivery.worker import Worker, WorkerSettings
-from bridge.mapping.config import Config, load_config
+from bridge.mapping.config import load_config
+from bridge.mapping.errors import MappingError
+from bridge.mapping.loaded import Config
+from bridge.runtime.reload import MappingWatcher
 from bridge.runtime.settings import Settings
 from bridge.store import Store, StoreUnavailable, open_store
 from bridge.telemetry.metrics import Metrics
@@ -51,16 +54,53 @@ class Bridge:
         self._client = client
         self._background: list[asyncio.Task[None]] = []
         self.waiting: WaitingEvents | None = None
-        """Settles events waiting for their identity, where the worker runs and a rule joins."""
-        self.ingestor = Ingestor(
+        """Settles events waiting for their identity, where the worker runs."""
+        self.reload_problem: str | None = None
+        """Why the last reload of the mapping files was refused (the running ones were kept)."""
+        self.ingestor = self._ingestor(config)
+
+    def _ingestor(self, config: Config) -> Ingestor:
+        worker = self.worker
+        return Ingestor(
             config,
-            store,
+            self.store,
             on_new_deliveries=worker.wake if worker else lambda: None,
             metrics=self.metrics,
             recent=worker.recent if worker else None,
-            dedupe_retention_days=settings.dedupe_retention_days,
-            identities=store,
+            dedupe_retention_days=self.settings.dedupe_retention_days,
+            identities=self.store,
         )
+
+    async def reload(self, cause: str) -> bool:
+        """Load and check the mapping files again and swap them in between requests: a request
+        in flight finishes with the files it started with. A file that does not load keeps the
+        running ones and says why (log, `/readyz`, a metric)."""
+        try:
+            config = await asyncio.to_thread(load_config, self.settings.mappings_dir)
+        except MappingError as exc:
+            self.reload_problem = f"{exc.issues[0]}" + (
+                f" (and {len(exc.issues) - 1} more)" if len(exc.issues) > 1 else ""
+            )
+            self.metrics.mapping_reload_failures.inc()
+            log.error(
+                "mapping files not reloaded: the running ones are kept",
+                extra={"cause": cause, "problems": [str(issue) for issue in exc.issues]},
+            )
+            return False
+        self.config = config
+        self.ingestor = self._ingestor(config)
+        if self.worker is not None:
+            self.worker.use(config.destinations)
+        if self.waiting is not None:
+            self.waiting.use(config)
+        self.reload_problem = None
+        log.info(
+            "mapping files reloaded",
+            extra={"cause": cause, "version": config.version, "rules": len(config.rules.rules)},
+        )
+        for warning in config.warnings():
+            log.warning(warning)
+        return True
 
     @classmethod
     async def start(cls, settings: Settings, *, run_worker: bool) -> Bridge:
@@ -82,18 +122,17 @@ class Bridge:
         bridge._announce()
         if worker is not None:
             worker.start()
-            if config.rules.joined_sources:
-                bridge.waiting = WaitingEvents(
-                    store,
-                    config,
-                    store,
-                    interval_seconds=settings.identity_recheck_seconds,
-                    on_new_deliveries=worker.wake,
-                    metrics=metrics,
-                )
-                bridge._background.append(
-                    asyncio.create_task(bridge.waiting.run(), name="bridge-waiting")
-                )
+            bridge.waiting = WaitingEvents(
+                store,
+                config,
+                store,
+                interval_seconds=settings.identity_recheck_seconds,
+                on_new_deliveries=worker.wake,
+                metrics=metrics,
+            )
+            bridge._background.append(
+                asyncio.create_task(bridge.waiting.run(), name="bridge-waiting")
+            )
             bridge._background.append(
                 asyncio.create_task(
                     run_retention(
@@ -105,6 +144,9 @@ class Bridge:
                     name="bridge-retention",
                 )
             )
+        if settings.mappings_reload_seconds > 0:
+            watcher = MappingWatcher(bridge, settings.mappings_reload_seconds)
+            bridge._background.append(asyncio.create_task(watcher.run(), name="bridge-mappings"))
         return bridge
 
     def identity_changed(self) -> None:
@@ -128,6 +170,8 @@ class Bridge:
         detail: dict[str, Any] = {
             "version": __version__,
             "mappings": {
+                "version": self.config.version,
+                "reload_problem": self.reload_problem,
                 "files": len(self.config.files),
                 "sources": sorted(self.config.sources),
                 "destinations": sorted(self.config.destinations),

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         7.0, ge=7, description="Finished events (their dedupe keys) are kept this long."
     )
     retention_interval_seconds: float = Field(3600.0, gt=0)
+    mappings_reload_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=3600,
+        description="How often the mappings directory is checked for changed files, which are"
+        " then loaded and swapped in (0: only on SIGHUP).",
+    )
     identity_recheck_seconds: float = Field(
         5.0,
         gt=0,

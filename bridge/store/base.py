@@ -177,6 +177,8 @@ class EventTrace:
     conversions: dict[int, bytes]
     """Delivery id -> the conversion it carries (JSON)."""
     attempts: list[AttemptView]
+    mapping_version: str | None = None
+    """The version of the mapping files that judged the event (`Config.version`)."""
 
 
 @dataclass(frozen=True, slots=True)

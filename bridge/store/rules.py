@@ -106,12 +106,14 @@ def event_trace(
 ) -> EventTrace:
     """A trace from the event's row (its id, then `event_view`'s columns), its deliveries'
     rows (`DeliveryView`'s columns, then the conversion) and its attempts' rows."""
+    detail = orjson.loads(event[6])
     return EventTrace(
         event=event_view(event[1:]),
-        rules=orjson.loads(event[6])["rules"],
+        rules=detail["rules"],
         deliveries=[DeliveryView(*d[:-1]) for d in deliveries],
         conversions={d[0]: d[-1] for d in deliveries},
         attempts=[AttemptView(*a) for a in attempts],
+        mapping_version=detail.get("mapping"),
     )
 
 

@@ -145,6 +145,11 @@ class Metrics:
             ["destination", "vendor", "outcome"],
             registry=r,
         )
+        self.mapping_reload_failures = Counter(
+            "bridge_mapping_reload_failures",
+            "Reloads of the mapping files refused (the running files were kept)",
+            registry=r,
+        )
         self.identity_waits = Counter(
             "bridge_identity_waits",
             "Events that waited for their visitor's identity, by source and how the wait ended"

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from bridge.delivery.recent import RecentConversions
-from bridge.mapping.config import Config
+from bridge.mapping.loaded import Config
 from bridge.sources import (
     InboundRequest,
     Source,
@@ -119,6 +119,7 @@ class Ingestor:
         self._identities = identities
         self._joined = config.rules.joined_sources
         self._joins = Joins(config)
+        self._version = config.version
 
     async def receive(
         self, source_name: str, request: InboundRequest, request_id: str = ""
@@ -276,6 +277,7 @@ class Ingestor:
             "rules": [{"rule": r.rule, "status": r.status, "reason": r.reason} for r in results]
             if identities is None
             else _joined_rules(results, identities),
+            "mapping": self._version,
         }
         stored = NewEvent(
             source=event.source,

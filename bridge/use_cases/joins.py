@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from bridge.mapping.config import Config
+from bridge.mapping.loaded import Config
 from bridge.mapping.rules import Rule
 from bridge.store.identities import KnownIdentity, Link
 from bridge.utilities.safe_text import clipped

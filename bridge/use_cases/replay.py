@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bridge.mapping.config import Config
+from bridge.mapping.loaded import Config
 from bridge.sources import SourceError
 from bridge.store.base import (
     EventFilter,

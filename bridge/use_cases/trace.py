@@ -56,8 +56,10 @@ def trace_text(
         f"  received  {format_moment(event.received_at)} ({kept})",
         "  verified  signature checked before anything was stored",
         f"  outcome   {event.outcome}" + (f": {reason}" if reason else ""),
-        "  rules",
     ]
+    if trace.mapping_version:
+        lines.append(f"  mapping   version {trace.mapping_version} of the mapping files")
+    lines.append("  rules")
     if not trace.rules:
         lines.append("    none applies to this event type")
     for rule in trace.rules:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import orjson
 
-from bridge.mapping.config import Config
+from bridge.mapping.loaded import Config
 from bridge.store.base import NewEvent, RawEvent, StoreUnavailable
 from bridge.store.identities import Identities
 from bridge.telemetry.metrics import Metrics
@@ -54,12 +54,20 @@ class WaitingEvents:
     ) -> None:
         self._store = store
         self._config = config
+        self._identities = identities
         self._ingestor = Ingestor(config, store, identities=identities, clock=clock)
         self._interval = interval_seconds
         self._on_new_deliveries = on_new_deliveries
         self._metrics = metrics
         self._clock = clock
         self._woken = asyncio.Event()
+
+    def use(self, config: Config) -> None:
+        """Plan with these mapping files from the next pass on (they were reloaded)."""
+        self._config = config
+        self._ingestor = Ingestor(
+            config, self._store, identities=self._identities, clock=self._clock
+        )
 
     def wake(self) -> None:
         self._woken.set()

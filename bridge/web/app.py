@@ -10,6 +10,8 @@ Ingress exposes.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -110,6 +112,24 @@ async def metrics_page(request: Request) -> Response:
     return Response(await bridge.metrics_page(), media_type=metrics.CONTENT_TYPE)
 
 
+def _reload_on_hangup(bridge: Bridge) -> bool:
+    """SIGHUP reloads the mapping files (`bridge.reload`); False where no handler can be set
+    (not the main thread, or no signals on this platform)."""
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        task = loop.create_task(bridge.reload("SIGHUP"))
+        pending.add(task)  # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(pending.discard)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True
+
+
 def create_app(
     settings: Settings | None = None, *, run_worker: bool | None = None, webhooks: bool = True
 ) -> BridgeApp:
@@ -125,9 +145,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         bridge = await Bridge.start(settings, run_worker=with_worker)
         app.state.bridge = bridge
+        hangup = _reload_on_hangup(bridge)
         try:
             yield
         finally:
+            if hangup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await bridge.close()
             flush_logs()
 

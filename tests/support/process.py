@@ -95,6 +95,11 @@ class BridgeProcess:
         """True while the process started last is running."""
         return self._process is not None and self._process.poll() is None
 
+    def hang_up(self) -> None:
+        """SIGHUP: reload the mapping files, as `kill -HUP` would."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGHUP)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, exactly like a crashed or OOM-killed pod."""
         assert self._process is not None

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from bridge.mapping import load_config
-from bridge.mapping.config import Config
+from bridge.mapping.loaded import Config
 from bridge.store.base import EventFilter
 from bridge.store.identities import Sighting
 from bridge.store.sqlite import SQLiteStore

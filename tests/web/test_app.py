@@ -83,7 +83,10 @@ async def test_health_and_readiness(app: BridgeApp, client: httpx.AsyncClient) -
         assert (await admin.get("/healthz")).json() == {"status": "ok"}
     assert ready.status_code == 200
     assert ready.json()["store"] == "ok"
-    assert ready.json()["mappings"] == {
+    mappings = ready.json()["mappings"]
+    assert mappings.pop("version") == app.state.bridge.config.version
+    assert mappings == {
+        "reload_problem": None,
         "files": 3,
         "sources": ["stripe"],
         "destinations": ["pagent"],
