@@ -43,7 +43,7 @@ from bridge.store.identities import Identities, KnownIdentity, Link
 from bridge.store.rules import duplicate_reason
 from bridge.telemetry.logs import info_line
 from bridge.telemetry.metrics import Metrics
-from bridge.use_cases.joins import Joins
+from bridge.use_cases.joins import Joins, joined_rules
 from bridge.utilities.safe_text import clipped
 from bridge.utilities.times import format_moment, unix_ms
 from bridge.vocabulary.model import Event, RuleResult
@@ -276,7 +276,7 @@ class Ingestor:
             "reason": reason,
             "rules": [{"rule": r.rule, "status": r.status, "reason": r.reason} for r in results]
             if identities is None
-            else _joined_rules(results, identities),
+            else joined_rules(results, identities),
             "mapping": self._version,
         }
         stored = NewEvent(
@@ -341,36 +341,6 @@ def summarize(event: Event, results: Sequence[RuleResult]) -> tuple[Any, str | N
     if results:
         return "ignored", "; ".join(f"rule {r.rule!r}: {r.reason}" for r in results)
     return "ignored", f"no rule for {event.source!r} events of type {event.type!r}"
-
-
-def _joined_rules(
-    results: Sequence[RuleResult], identities: Mapping[str, KnownIdentity | None]
-) -> list[dict[str, Any]]:
-    """The trace of each rule, with the identity a rule with `identity:` read: its reference,
-    the key that led there, and when the browser captured each vendor's ids (None: nothing
-    known for the event's key)."""
-    rules: list[dict[str, Any]] = []
-    for result in results:
-        rule: dict[str, Any] = {"rule": result.rule, "status": result.status}
-        rule["reason"] = result.reason
-        if result.rule in identities:
-            rule["identity"] = _identity_trace(identities[result.rule])
-        rules.append(rule)
-    return rules
-
-
-def _identity_trace(identity: KnownIdentity | None) -> dict[str, Any] | None:
-    if identity is None:
-        return None
-    captured = {
-        vendor: {"captured_at": ids.captured_at} for vendor, ids in identity.vendors.items()
-    }
-    return {
-        "ledger": identity.ledger,
-        "ref": identity.ref,
-        "via": identity.via,
-        "vendors": captured,
-    }
 
 
 def _unreadable(source: Source, exc: Exception, context: dict[str, str]) -> Reply:

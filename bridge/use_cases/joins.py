@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bridge.mapping.loaded import Config
 from bridge.mapping.rules import Rule
@@ -86,3 +87,33 @@ class Joins:
             expires_at = now + self._config.ledgers[identity.ledger].ttl_ms
             links.append(Link(identity.ledger, key, identity.ref, now, expires_at))
         return tuple(links)
+
+
+def joined_rules(
+    results: Sequence[RuleResult], identities: Mapping[str, KnownIdentity | None]
+) -> list[dict[str, Any]]:
+    """The trace of each rule, with the identity a rule with `identity:` read: its reference,
+    the key that led there, and when the browser captured each vendor's ids (None: nothing
+    known for the event's key)."""
+    rules: list[dict[str, Any]] = []
+    for result in results:
+        rule: dict[str, Any] = {"rule": result.rule, "status": result.status}
+        rule["reason"] = result.reason
+        if result.rule in identities:
+            rule["identity"] = _identity_trace(identities[result.rule])
+        rules.append(rule)
+    return rules
+
+
+def _identity_trace(identity: KnownIdentity | None) -> dict[str, Any] | None:
+    if identity is None:
+        return None
+    captured = {
+        vendor: {"captured_at": ids.captured_at} for vendor, ids in identity.vendors.items()
+    }
+    return {
+        "ledger": identity.ledger,
+        "ref": identity.ref,
+        "via": identity.via,
+        "vendors": captured,
+    }
