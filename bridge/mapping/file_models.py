@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
 
 from bridge.mapping.identity import IdentityModel
 
@@ -15,6 +15,14 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 def _listify(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
+
+
+def _one_or_many(item: dict[str, Any]) -> WithJsonSchema:
+    """How editors see a field written as one value or a list of them."""
+    return WithJsonSchema({"anyOf": [item, {"type": "array", "items": item}]})
+
+
+_NAME_SCHEMA = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,62}$"}
 
 
 class FileModel(BaseModel):
@@ -31,8 +39,8 @@ class RuleModel(BaseModel):
 
     name: Name
     source: Name
-    events: Annotated[list[str], BeforeValidator(_listify)] = []
+    events: Annotated[list[str], BeforeValidator(_listify), _one_or_many({"type": "string"})] = []
     when: str | None = None
-    destination: Annotated[list[Name], BeforeValidator(_listify)]
+    destination: Annotated[list[Name], BeforeValidator(_listify), _one_or_many(_NAME_SCHEMA)]
     conversion: dict[str, Any]
     identity: IdentityModel | None = None

@@ -17,7 +17,14 @@ from typing import Annotated, Any
 from urllib.parse import quote, quote_plus
 
 import orjson
-from pydantic import BeforeValidator, GetCoreSchemaHandler, ValidationInfo
+from pydantic import (
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -80,6 +87,13 @@ class Secret:
         cls, source_type: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         return core_schema.with_info_plain_validator_function(cls._validate)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """How editors see a secret field: a `${VARIABLE}` reference, never a value."""
+        return REFERENCE_SCHEMA
 
     @classmethod
     def _validate(cls, value: Any, info: ValidationInfo) -> Secret:
@@ -157,5 +171,15 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-SecretList = Annotated[list[Secret], BeforeValidator(_one_or_many)]
+REFERENCE_SCHEMA: JsonSchemaValue = {
+    "type": "string",
+    "pattern": _REFERENCE.pattern,
+    "description": "an environment reference such as ${STRIPE_WEBHOOK_SECRET}",
+}
+
+SecretList = Annotated[
+    list[Secret],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema({"anyOf": [REFERENCE_SCHEMA, {"type": "array", "items": REFERENCE_SCHEMA}]}),
+]
 """One `${VAR}` reference or a list of them."""
