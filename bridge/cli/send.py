@@ -16,7 +16,14 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bridge.cli.common import UnreadableInput, add_mappings_option, fail, load_or_report, read_input
+from bridge.cli.common import (
+    UnreadableInput,
+    add_mappings_option,
+    fail,
+    load_or_report,
+    named_source,
+    read_input,
+)
 from bridge.runtime.settings import Settings
 from bridge.sources import SourceError
 
@@ -76,12 +83,9 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
     if extra is None:
         return fail("--header takes 'NAME: VALUE'")
     config = load_or_report(settings.mappings_dir)
-    if config is None:
-        return 1
-    source = config.sources.get(args.source)
+    source = None if config is None else named_source(config, args.source)
     if source is None:
-        known = ", ".join(sorted(config.sources))
-        return fail(f"unknown source {args.source!r} (known: {known})")
+        return 1
     url = args.url or default_url(settings, args.source)
     try:
         signed = source.sign(body, url, time.time())

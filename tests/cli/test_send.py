@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import main
+from tests.cli.test_file_arguments import error_lines  # a missing file: tested there
 from tests.support.process import BridgeProcess, free_port
 from tests.support.senders import SECRET, SENDERS, shipped_mappings
 from tests.support.stripe import REPO
@@ -75,22 +76,6 @@ def test_a_refusal_is_printed_and_exits_1(bridge: BridgeProcess) -> None:
     assert refused.returncode == 1
     assert refused.stdout.splitlines()[1] == "401 Unauthorized"
     assert "whsec_not_the_one" not in refused.stdout
-
-
-def error_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return [line for line in captured.err.splitlines() if line.startswith("error:")]
-
-
-def test_a_missing_file_is_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert main(["send", "stripe", "missing.json"]) == 1
-    assert error_lines(capsys) == [
-        f"error: cannot read {tmp_path / 'missing.json'}: No such file or directory"
-    ]
 
 
 def test_an_unknown_source_is_named(capsys: pytest.CaptureFixture[str]) -> None:
