@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +18,22 @@ from tests.support.stripe import REPO
 
 STRIPE_SAMPLE = str(REPO / "mappings/samples/stripe/checkout.session.completed.json")
 
+TYPED_BY_HEADER = """
+sources:
+  typed:                           # a generic hmac sender that names its event in a header
+    kind: hmac
+    secret: ${SHOP_WEBHOOK_SECRET}
+    header: X-Signature
+    event_type: {header: X-Event-Name}
+"""
+
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BridgeProcess]:
     """One server for every sender: the shipped mappings, each secret set, no delivery."""
     workdir = tmp_path_factory.mktemp("send")
     secrets = shipped_mappings(workdir / "mappings")
+    (workdir / "mappings" / "typed.yaml").write_text(TYPED_BY_HEADER)
     process = BridgeProcess(workdir, {**secrets, "BRIDGE_MAPPINGS_DIR": str(workdir / "mappings")})
     process.start("--no-worker")
     yield process
@@ -109,3 +121,31 @@ def test_a_refused_connection_names_the_url(
 def test_a_header_option_without_a_colon_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["send", "stripe", STRIPE_SAMPLE, "--header", "X-Type"]) == 1
     assert error_lines(capsys) == ["error: --header takes 'NAME: VALUE'"]
+
+
+def test_a_type_read_from_a_header_is_given_with_header(bridge: BridgeProcess) -> None:
+    payload = bridge.workdir / "typed.json"
+    payload.write_bytes(b'{"id": "o-1"}')
+    untyped = bridge.cli("send", "typed", str(payload))
+    typed = bridge.cli("send", "typed", str(payload), "--header", "X-Event-Name: order.completed")
+    assert untyped.returncode == 1
+    assert untyped.stdout.splitlines()[1:] == [
+        "400 Bad Request",
+        '{"error":"missing X-Event-Name header (the event type)"}',
+    ]
+    assert typed.returncode == 0
+    assert typed.stdout.splitlines()[1] == "200 OK"
+    assert '"event_id":"sha256:' in typed.stdout
+
+
+def test_the_payload_can_come_from_stdin(bridge: BridgeProcess) -> None:
+    sent = subprocess.run(
+        [sys.executable, "-m", "bridge", "send", "stripe", "-"],
+        input=(REPO / STRIPE_SAMPLE).read_bytes(),
+        env=bridge.env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert sent.returncode == 0
+    assert sent.stdout.decode().splitlines()[1] == "200 OK"
