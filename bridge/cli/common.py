@@ -15,6 +15,7 @@ from bridge.mapping.config import load_config
 from bridge.mapping.errors import MappingError
 from bridge.mapping.loaded import Config
 from bridge.runtime.settings import Settings
+from bridge.sources import Source
 from bridge.store import Store, StoreUnavailable, open_store
 from bridge.store.base import EventFilter, EventOutcome
 from bridge.utilities.times import parse_moment
@@ -33,6 +34,14 @@ def load_or_report(directory: Path) -> Config | None:
         if any(issue.line for issue in exc.issues):
             print(f"{len(exc.issues)} problem(s) in {directory.absolute()}", file=sys.stderr)
         return None
+
+
+def named_source(config: Config, name: str) -> Source | None:
+    """The source the command line names, or None after an `error:` line listing the known."""
+    source = config.sources.get(name)
+    if source is None:
+        fail(f"unknown source {name!r} (known: {', '.join(sorted(config.sources))})")
+    return source
 
 
 def waiting_destinations(directory: Path) -> dict[str, str]:

@@ -16,6 +16,7 @@ from bridge.cli.common import (
     add_mappings_option,
     fail,
     load_or_report,
+    named_source,
     print_json,
     read_input,
 )
@@ -115,10 +116,9 @@ def _try(args: argparse.Namespace, settings: Settings) -> int:
     config = load_or_report(settings.mappings_dir)
     if config is None:
         return 1
-    source = config.sources.get(args.source)
+    source = named_source(config, args.source)
     if source is None:
-        known = ", ".join(sorted(config.sources))
-        return fail(f"unknown source {args.source!r} (known: {known})", 2)
+        return 2
     try:
         events = source.parse(read_input(args.payload))
     except (UnreadableInput, SourceError) as exc:

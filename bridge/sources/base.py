@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
@@ -37,6 +37,22 @@ class MalformedPayload(SourceError):
     """Authentic (or not checkable) but unusable body: 400, nothing stored."""
 
     status = 400
+
+
+class SecretNotSet(SourceError):
+    """`bridge send` cannot sign: none of the source's secrets is set (the message names them)."""
+
+    def __init__(self, variables: Sequence[str]) -> None:
+        named = ", ".join(variables) or "its secret"
+        super().__init__(f"{named} {'is' if len(variables) <= 1 else 'are'} not set")
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """What a sender adds to the body it posts: headers, and for Salesforce a query (its token)."""
+
+    headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
 
 
 class InboundRequest:
@@ -107,6 +123,19 @@ class Source(ABC):
     @abstractmethod
     def parse(self, body: bytes) -> list[Event]:
         """Events of an already trusted body (no authentication)."""
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        """What the sender would add to `body` posted to `url` at `now` (unix seconds), signed
+        with the first secret that is set: `bridge send` posts it, and it passes `verify`.
+        Each kind signs next to where it verifies; tests/sources/test_checklist.py checks it."""
+        raise NotImplementedError(f"bridge cannot sign requests of kind {self.kind!r}")
+
+    def signing_value(self) -> str:
+        """The first value of the first secret that is set, else `SecretNotSet` naming them."""
+        for secret in self.secrets:
+            if secret.values():
+                return secret.values()[0]
+        raise SecretNotSet(self.missing_secrets())
 
     @property
     def headers_read(self) -> tuple[str, ...]:
@@ -200,6 +229,12 @@ class SignedSource(Source):
         """Every HMAC key, worked out once as `ready` is (secrets are read when the mappings
         load): each value's UTF-8 bytes, unless the sender derives its keys otherwise."""
         return tuple(value.encode() for secret in self.secrets for value in secret.values())
+
+    def signing_key(self) -> bytes:
+        """The HMAC key `sign` uses: the first of `keys`, else `SecretNotSet` naming them."""
+        if not self.keys:
+            raise SecretNotSet(self.missing_secrets())
+        return self.keys[0]
 
 
 def refuse_control_characters(events: Sequence[Event]) -> None:

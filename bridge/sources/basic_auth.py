@@ -20,7 +20,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, Source, SourceOptions, VerificationFailed
+from bridge.sources.base import (
+    InboundRequest,
+    SecretNotSet,
+    SignedRequest,
+    Source,
+    SourceOptions,
+    VerificationFailed,
+)
 from bridge.vocabulary.model import Event
 from bridge.vocabulary.secrets import Secret
 
@@ -114,6 +121,15 @@ class BasicAuthSource(Source):
 
     def challenge(self) -> dict[str, str]:
         return {"WWW-Authenticate": f'Basic realm="bridge {self.kind}", charset="UTF-8"'}
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        """The first pair whose username and password are both set, as HTTP Basic."""
+        for pair in self.options.credentials:
+            if pair.usable:
+                user, password = pair.username.values()[0], pair.password.values()[0]
+                token = base64.b64encode(f"{user}:{password}".encode()).decode()
+                return SignedRequest({"Authorization": f"Basic {token}"})
+        raise SecretNotSet(self.missing_secrets())
 
     def verify(self, request: InboundRequest) -> list[Event]:
         check_basic_auth(request.headers, self.options.credentials)

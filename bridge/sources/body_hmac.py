@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import orjson
 
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, SignedSource, VerificationFailed
+from bridge.sources.base import InboundRequest, SignedRequest, SignedSource, VerificationFailed
 from bridge.vocabulary.model import Event
 
 
@@ -46,6 +46,16 @@ class BodyHmacSource(SignedSource):
         signatures = [signing.decode_signature(text, encoding) for text in provided if text]
         if not signing.any_match(expected, signatures):
             raise VerificationFailed(self.mismatch)
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        """The body's HMAC in the signature header, with what `announced` adds."""
+        mac = signing.digest("sha256", self.signing_key(), body)
+        signature = {self.signature_header: signing.encoded(mac, self.signature_encoding)}
+        return SignedRequest({**signature, **self.announced(body)})
+
+    def announced(self, body: bytes) -> dict[str, str]:
+        """Unsigned headers the sender sends beside the signature (topic, event id)."""
+        return {}
 
 
 def enveloped(envelope: str, headers: dict[str, Any], body: bytes) -> bytes:

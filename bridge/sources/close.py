@@ -22,7 +22,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, MalformedPayload, VerificationFailed
+from bridge.sources.base import (
+    InboundRequest,
+    MalformedPayload,
+    SignedRequest,
+    VerificationFailed,
+)
 from bridge.sources.timestamped import SignedParts, TimestampedHmacSource, TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.times import sender_time
@@ -77,6 +82,11 @@ class CloseSource(TimestampedHmacSource):
         if seconds is None:
             raise VerificationFailed("close-sig-timestamp is not unix seconds")
         return SignedParts(seconds, stamp.encode() + request.body, [header])
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        stamp = str(int(now))
+        mac = signing.digest("sha256", self.signing_key(), stamp.encode() + body)
+        return SignedRequest({"close-sig-hash": mac.hex(), "close-sig-timestamp": stamp})
 
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_object(body, "Close")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cached_property
@@ -22,7 +23,13 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, MalformedPayload, SignedSource, VerificationFailed
+from bridge.sources.base import (
+    InboundRequest,
+    MalformedPayload,
+    SignedRequest,
+    SignedSource,
+    VerificationFailed,
+)
 from bridge.sources.timestamped import TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.times import sender_time
@@ -159,6 +166,26 @@ class HmacSource(SignedSource):
             scale = 1000 if options.timestamp_unit == "milliseconds" else 1
             signing.check_window(int(timestamp) / scale, options.tolerance_seconds)
         return self._events(request.body, request.headers)
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        """The signature as the options lay it out, a fresh id where the id is a header; a type
+        read from a header is left to the caller (`bridge send --header`)."""
+        options = self.options
+        stamp = None
+        if "{timestamp}" in options.signed:
+            stamp = str(int(now * 1000) if options.timestamp_unit == "milliseconds" else int(now))
+        mac = signing.digest(options.algorithm, self.signing_key(), self._message(body, stamp))
+        signature = options.prefix + signing.encoded(mac, options.encoding)
+        if options.signature_key:
+            signature = f"{options.signature_key}={signature}"
+        if options.timestamp_key:
+            signature = f"{options.timestamp_key}={stamp},{signature}"
+        headers = {options.header: signature}
+        if options.timestamp_header and stamp is not None:
+            headers[options.timestamp_header] = stamp
+        if isinstance(options.event_id, FromHeader):
+            headers[options.event_id.header] = str(uuid.uuid4())
+        return SignedRequest(headers)
 
     @property
     def event_type_header(self) -> str | None:

@@ -30,7 +30,12 @@ import orjson
 from pydantic import Field, field_validator
 
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, MalformedPayload, VerificationFailed
+from bridge.sources.base import (
+    InboundRequest,
+    MalformedPayload,
+    SignedRequest,
+    VerificationFailed,
+)
 from bridge.sources.timestamped import SignedParts, TimestampedHmacSource, TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.safe_text import clipped
@@ -161,6 +166,24 @@ class HubSpotSource(TimestampedHmacSource):
         return (
             f"X-HubSpot-Signature-v3 does not match a request to {clipped(uri)}: check the"
             " client secret, and set public_url if HubSpot calls bridge through a proxy"
+        )
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        """v3 for a request to `url` (as `public_url` turns it into the URL HubSpot calls);
+        v2, else v1, when the source accepts no v3."""
+        key, uri = self.signing_key(), self.signed_url(url)
+        if "v3" in self.options.signature_versions:
+            stamp = str(int(now * 1000))
+            message = b"POST" + v3_uri(uri).encode() + body + stamp.encode()
+            mac = signing.encoded(signing.digest("sha256", key, message), "base64")
+            return SignedRequest(
+                {"X-HubSpot-Signature-v3": mac, "X-HubSpot-Request-Timestamp": stamp}
+            )
+        version = "v2" if "v2" in self.options.signature_versions else "v1"
+        signed = (b"POST" + uri.encode() + body) if version == "v2" else body
+        digest = signing.sha256(key + signed).hex()
+        return SignedRequest(
+            {"X-HubSpot-Signature": digest, "X-HubSpot-Signature-Version": version}
         )
 
     def _check_legacy(self, request: InboundRequest, version: str) -> None:

@@ -43,6 +43,11 @@ class LemonSqueezySource(BodyHmacSource):
     mismatch = "X-Signature does not match the body: check the signing secret"
     headers_read = signature_headers
 
+    def announced(self, body: bytes) -> dict[str, str]:
+        """`X-Event-Name` repeats the signed `meta.event_name`, as Lemon Squeezy sends it."""
+        name = signing.value_at(signing.json_body(body), "meta.event_name")
+        return {"X-Event-Name": name} if isinstance(name, str) else {}
+
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_object(body, "Lemon Squeezy")
         meta = payload.get("meta")

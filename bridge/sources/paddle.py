@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, VerificationFailed
+from bridge.sources.base import InboundRequest, SignedRequest, VerificationFailed
 from bridge.sources.timestamped import SignedParts, TimestampedHmacSource, TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.times import sender_time
@@ -50,6 +50,11 @@ class PaddleSource(TimestampedHmacSource):
             raise VerificationFailed("missing Paddle-Signature header")
         timestamp, seconds, signatures = parse_signature_header(header)
         return SignedParts(seconds, timestamp.encode() + b":" + request.body, signatures)
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        stamp = str(int(now))
+        mac = signing.digest("sha256", self.signing_key(), stamp.encode() + b":" + body)
+        return SignedRequest({"Paddle-Signature": f"ts={stamp};h1={mac.hex()}"})
 
     def parse(self, body: bytes) -> list[Event]:
         payload = signing.json_object(body, "Paddle")

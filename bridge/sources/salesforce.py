@@ -35,6 +35,7 @@ from bridge.sources import signing
 from bridge.sources.base import (
     InboundRequest,
     MalformedPayload,
+    SignedRequest,
     Source,
     SourceOptions,
     VerificationFailed,
@@ -134,6 +135,13 @@ class SalesforceSource(Source):
                 f"organization {clipped(organization)} is not in this source's organization_ids"
             )
         return self._events(notifications)
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        """Nothing is signed: the token goes in the query, as in the outbound message's URL."""
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
+        if not self.options.token:
+            return SignedRequest(headers)
+        return SignedRequest(headers, {self.options.token_parameter: self.signing_value()})
 
     def parse(self, body: bytes) -> list[Event]:
         if body.lstrip().startswith(b"{"):

@@ -23,6 +23,7 @@ topic.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -87,6 +88,10 @@ class ShopifySource(BodyHmacSource):
         )
         triggered_at = first_header(headers, TRIGGERED_AT_HEADERS)
         return [self._event(f"{topic}:{delivery}", topic, payload, request.body, triggered_at)]
+
+    def announced(self, body: bytes) -> dict[str, str]:
+        """`try_topic` as the topic and a fresh event id, as a new delivery would carry."""
+        return {"X-Shopify-Topic": self.options.try_topic, "X-Shopify-Event-Id": str(uuid.uuid4())}
 
     def body_time(self, event: Event) -> datetime | None:
         """`updated_at` of the signed body; `X-Shopify-Triggered-At` is a header, not signed."""

@@ -17,7 +17,9 @@ conventionally `{"type", "timestamp", "data"}`; where the type and the time live
 from __future__ import annotations
 
 import binascii
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Literal
 
@@ -28,7 +30,12 @@ from standardwebhooks.webhooks import (
 )
 
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, MalformedPayload, VerificationFailed
+from bridge.sources.base import (
+    InboundRequest,
+    MalformedPayload,
+    SignedRequest,
+    VerificationFailed,
+)
 from bridge.sources.timestamped import SignedParts, TimestampedHmacSource, TimestampedOptions
 from bridge.utilities.numbers import ascii_int
 from bridge.utilities.times import sender_time
@@ -97,6 +104,14 @@ class StandardWebhooksSource(TimestampedHmacSource):
             raise MalformedPayload("body is not UTF-8, so it cannot be verified") from None
         signed = f"{message_id}.{timestamp}.".encode() + request.body
         return SignedParts(timestamp, signed, provided, event_id=message_id)
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        """Signed by the `standardwebhooks` library, under a fresh `webhook-id` (a new message)."""
+        message_id = f"msg_{uuid.uuid4().hex}"
+        moment = datetime.fromtimestamp(int(now), UTC)
+        signature = Webhook(self.signing_value()).sign(message_id, moment, body)
+        headers = {"webhook-id": message_id, "webhook-timestamp": str(int(now))}
+        return SignedRequest({**headers, "webhook-signature": signature})
 
     def verify(self, request: InboundRequest) -> list[Event]:
         parts = self.authenticate(request)

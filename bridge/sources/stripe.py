@@ -24,7 +24,13 @@ from typing import Literal
 import stripe
 
 from bridge.sources import signing
-from bridge.sources.base import InboundRequest, MalformedPayload, SignedSource, VerificationFailed
+from bridge.sources.base import (
+    InboundRequest,
+    MalformedPayload,
+    SignedRequest,
+    SignedSource,
+    VerificationFailed,
+)
 from bridge.sources.timestamped import TimestampedOptions
 from bridge.utilities.safe_text import clipped
 from bridge.utilities.times import sender_time
@@ -66,6 +72,16 @@ class StripeSource(SignedSource):
         if not self._genuine(request.body, header):
             self._check_signature(text, header)
         return self.parse(request.body)
+
+    def sign(self, body: bytes, url: str, now: float) -> SignedRequest:
+        """`Stripe-Signature` as the `stripe` library's own helper writes it."""
+        secret = self.signing_value()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedPayload("body is not UTF-8, so it cannot be a Stripe event") from None
+        header = stripe.WebhookSignature.generate_signature_header(text, secret, timestamp=int(now))
+        return SignedRequest({"Stripe-Signature": header})
 
     def _genuine(self, body: bytes, header: str) -> bool:
         """True when a `v1` signature matches and the timestamp is within the tolerance."""

@@ -103,6 +103,10 @@ class WooCommerceSource(BodyHmacSource):
             return [self._event(str(headers.get("topic")), payload, raw)]
         return [self._event(self.options.try_topic, document, body)]
 
+    def announced(self, body: bytes) -> dict[str, str]:
+        """`try_topic` as the topic: a payload file does not say which it was sent under."""
+        return {"X-WC-Webhook-Topic": self.options.try_topic}
+
     @cached_property
     def keys(self) -> tuple[bytes, ...]:
         """Each secret as saved and as WordPress decodes it (`&amp;` keyed as `&`)."""

@@ -24,11 +24,15 @@ def error_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("error:")]
 
 
-def test_try_names_a_payload_file_that_does_not_exist(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("command", ["try", "send"])
+def test_a_payload_file_that_does_not_exist_is_named(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["try", "stripe", "missing.json"]) == 1
+    assert main([command, "stripe", "missing.json"]) == 1
     assert error_lines(capsys) == [
         f"error: cannot read {tmp_path / 'missing.json'}: No such file or directory"
     ]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bridge.sources import SOURCE_KINDS
+from bridge.sources import SOURCE_KINDS, Source
 from tests.support.senders import DATED, SIGNERS, samples_of, shipped_sources
 from tests.support.stripe import REPO
 
@@ -64,6 +64,13 @@ def test_the_tests_can_sign_it(kind: str) -> None:
     assert kind in SIGNERS, "tests/support/senders.py SIGNERS has no signer for it"
     if SOURCE_KINDS[kind].replays_bounded_by_body_time:
         assert kind in DATED, "tests/support/senders.py DATED cannot date its sample"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bridge_can_sign_it(kind: str) -> None:
+    """`bridge send` signs with the kind's own `sign`; tests/sources/test_sign.py checks that
+    what it signs passes the kind's `verify`."""
+    assert SOURCE_KINDS[kind].sign is not Source.sign, "no sign() next to its verify"
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -193,3 +193,11 @@ def test_the_example_ignores_updates_to_an_opportunity_already_won(tmp_path: Pat
     body = SAMPLE.read_bytes().replace(b'"status_type": "active"', b'"status_type": "won"')
     [event] = config.sources["close"].parse(body)
     assert [r.status for r in config.rules.evaluate(event)] == ["skipped"]
+
+
+def test_sign_reproduces_the_published_vector() -> None:
+    signed = source(VECTOR_KEY).sign(VECTOR_BODY, URL, VECTOR_TIMESTAMP)
+    assert signed.headers == {
+        "close-sig-hash": VECTOR_HASH,
+        "close-sig-timestamp": str(VECTOR_TIMESTAMP),
+    }

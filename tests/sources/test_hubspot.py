@@ -309,3 +309,33 @@ def test_a_long_url_or_version_header_is_echoed_in_a_line_not_in_full() -> None:
         source().verify(request(body, odd))
     assert "(100000 characters)" in str(unknown.value)
     assert len(str(unknown.value)) < 300
+
+
+# bridge send ---------------------------------------------------------------------------------
+
+
+def test_sign_reproduces_the_published_v3_vector() -> None:
+    signed = source(VECTOR_SECRET).sign(VECTOR_BODY, VECTOR_URL, VECTOR_TIMESTAMP_MS / 1000)
+    assert signed.headers == {
+        "X-HubSpot-Signature-v3": VECTOR_V3,
+        "X-HubSpot-Request-Timestamp": str(VECTOR_TIMESTAMP_MS),
+    }
+
+
+@pytest.mark.parametrize(("version", "signature"), [("v1", VECTOR_V1), ("v2", VECTOR_V2)])
+def test_sign_uses_a_legacy_version_when_no_v3_is_accepted(version: str, signature: str) -> None:
+    hubspot = source(VECTOR_SECRET, signature_versions=[version])
+    signed = hubspot.sign(VECTOR_BODY, VECTOR_URL, time.time())
+    assert signed.headers == {
+        "X-HubSpot-Signature": signature,
+        "X-HubSpot-Signature-Version": version,
+    }
+
+
+def test_sign_covers_the_public_url_the_source_turns_the_posted_one_into() -> None:
+    body, now = workflow_body(), time.time()
+    proxied = source(public_url="https://bridge.example.com/crm/")
+    signed = proxied.sign(body, "http://127.0.0.1:8080/webhooks/hubspot", now)
+    public = "https://bridge.example.com/crm/webhooks/hubspot"
+    expected = v3_headers(body, url=public, timestamp_ms=int(now * 1000))
+    assert signed.headers["X-HubSpot-Signature-v3"] == expected["x-hubspot-signature-v3"]

@@ -203,3 +203,9 @@ def test_the_example_mapping_converts_the_sample(tmp_path: Path) -> None:
     # "32662" minor units of USD in details.totals.grand_total
     assert (conversion.revenue.minor, conversion.revenue.currency) == (32662, "USD")  # type: ignore[union-attr]
     assert conversion.transaction_id == "txn_01hv8wptq8987qeep44cyrewp9"
+
+
+def test_sign_reproduces_the_published_vector() -> None:
+    signed = source(VECTOR_SECRET).sign(VECTOR_BODY, "https://b.test/webhooks/paddle", 1696195954)
+    stamp, _, signatures = VECTOR_HEADER.partition(";")
+    assert signed.headers == {"Paddle-Signature": f"{stamp};{signatures.split(';')[-1]}"}

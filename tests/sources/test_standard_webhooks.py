@@ -268,3 +268,20 @@ def test_the_example_mapping_converts_the_sample(tmp_path: Path) -> None:
     assert conversion.goal_id == "0f8fad5b-d9cb-469f-a165-70867728950e"
     assert (conversion.revenue.minor, conversion.revenue.currency) == (4900, "USD")  # type: ignore[union-attr]
     assert conversion.transaction_id == "ord_2Rk9YbQm7TcX4vLp"
+
+
+def test_sign_with_the_library_gives_the_published_signature_for_its_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("uuid.uuid4", lambda: type("U", (), {"hex": VECTOR_ID[4:]})())
+    signed = source(VECTOR_SECRET).sign(VECTOR_PAYLOAD, "https://b.test/", VECTOR_TIMESTAMP)
+    assert signed.headers == {
+        "webhook-id": VECTOR_ID,
+        "webhook-timestamp": str(VECTOR_TIMESTAMP),
+        "webhook-signature": VECTOR_SIGNATURE,
+    }
+
+
+def test_each_signed_message_has_a_fresh_id() -> None:
+    first, second = (source().sign(BODY, "https://b.test/", time.time()) for _ in range(2))
+    assert first.headers["webhook-id"] != second.headers["webhook-id"]

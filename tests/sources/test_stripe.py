@@ -1,3 +1,5 @@
+import hashlib
+import hmac
 import time
 from datetime import UTC, datetime
 
@@ -223,3 +225,15 @@ def test_a_far_future_timestamp_of_a_thousand_digits_is_echoed_in_a_line() -> No
         source().verify(request(raw, headers))
     assert "(1000 characters)" in str(refused.value)
     assert len(str(refused.value)) < 200
+
+
+def test_sign_writes_stripes_header_over_the_timestamp_and_the_raw_body() -> None:
+    raw = s.body(s.sample("invoice.paid"))
+    signed = source().sign(raw, "http://bridge.test/webhooks/stripe", 1767225600.9)
+    mac = hmac.new(s.SECRET.encode(), b"1767225600." + raw, hashlib.sha256).hexdigest()
+    assert signed.headers == {"Stripe-Signature": f"t=1767225600,v1={mac}"}
+
+
+def test_sign_refuses_a_body_stripe_could_not_have_sent() -> None:
+    with pytest.raises(MalformedPayload, match="not UTF-8"):
+        source().sign(b"\xff{}", "http://bridge.test/webhooks/stripe", time.time())
