@@ -106,7 +106,8 @@ def _test(args: argparse.Namespace, settings: Settings) -> int:
             failed += 1
         else:
             print(f"ok   {path}")
-    summary = f"{len(paths)} fixtures: {len(paths) - failed - updated} passed, {failed} failed"
+    counted = f"{len(paths)} fixture{'' if len(paths) == 1 else 's'}"
+    summary = f"{counted}: {len(paths) - failed - updated} passed, {failed} failed"
     print(summary + (f", {updated} updated" if updated else ""))
     return 1 if failed else 0
 

@@ -100,7 +100,12 @@ def load_fixture(path: Path, display_name: str) -> tuple[Fixture, YamlDocument]:
         return Fixture.model_validate(document.data or {}), document
     except ValidationError as exc:
         issues = [
-            MappingIssue(display_name, document.line_of(parts), dotted(parts), message)
+            MappingIssue(
+                display_name,
+                document.line_of(parts),
+                dotted(parts),
+                message.removeprefix("Value error, "),
+            )
             for parts, message in validation_problems(exc, Fixture, {})
         ]
         raise MappingError(issues) from None
