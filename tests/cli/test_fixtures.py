@@ -45,6 +45,16 @@ def mappings_with(tmp_path: Path, **fixtures: str) -> Path:
     return folder
 
 
+def run_fixtures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], **fixtures: str
+) -> tuple[Path, int, str]:
+    """The fixtures written beside the shipped mappings, `bridge test` run on them: the
+    folder, the exit status and what was printed."""
+    folder = mappings_with(tmp_path, **fixtures)
+    status = main(["test", str(folder)])
+    return folder, status, capsys.readouterr().out
+
+
 def test_a_fixture_that_holds_prints_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = mappings_with(tmp_path, checkout=FIXTURE.format(revenue=2499))
     assert main(["test", str(folder)]) == 0
@@ -145,53 +155,40 @@ def test_update_fills_an_empty_expectation_with_the_whole_request(
     assert main(["test", str(folder)]) == 0
 
 
-def test_an_unknown_key_is_refused_with_its_file_and_line(
+def test_each_bad_fixture_file_gets_one_error_line_with_its_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = mappings_with(
+    folder, status, out = run_fixtures(
         tmp_path,
+        capsys,
         typo="source: stripe\npayload:\n  file: ../../checkout.json\nexpects: []\n",
-    )
-    assert main(["test", str(folder)]) == 1
-    assert capsys.readouterr().out == (
-        f"FAIL {folder}/tests/typo.yaml\n"
-        f"error: {folder}/tests/typo.yaml:4: expects: unknown key (allowed: description,"
-        " expect, headers, mappings, payload, source)\n"
-        "1 fixture: 0 passed, 1 failed\n"
-    )
-
-
-def test_a_missing_sample_file_is_named_with_the_line_that_names_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    folder = mappings_with(tmp_path, gone="source: stripe\npayload:\n  file: nowhere.json\n")
-    assert main(["test", str(folder)]) == 1
-    out = capsys.readouterr().out
-    assert f"error: {folder}/tests/gone.yaml:3: payload.file: cannot read " in out
-    assert "nowhere.json: No such file or directory\n" in out
-    assert "Traceback" not in out
-
-
-def test_bad_fixture_files_each_get_one_error_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    folder = mappings_with(
-        tmp_path,
+        gone="source: stripe\npayload:\n  file: nowhere.json\n",
         two_bodies="source: stripe\npayload: {file: a.json, text: '{}'}\n",
         unknown_source="source: shop\npayload: {text: '{}'}\n",
         bad_yaml="source: [stripe\n",
         not_json="source: stripe\npayload: {text: 'not json'}\n",
     )
-    assert main(["test", str(folder)]) == 1
-    errors = [line for line in capsys.readouterr().out.splitlines() if line.startswith("error:")]
-    assert errors == [
-        f"error: {folder}/tests/bad_yaml.yaml:2: invalid YAML: expected ',' or ']', but got"
+    tests = folder / "tests"
+    assert status == 1
+    assert [line for line in out.splitlines() if not line.startswith("error:")] == [
+        *(
+            f"FAIL {tests}/{name}.yaml"
+            for name in ("bad_yaml", "gone", "not_json", "two_bodies", "typo", "unknown_source")
+        ),
+        "6 fixtures: 0 passed, 6 failed",
+    ]
+    assert [line for line in out.splitlines() if line.startswith("error:")] == [
+        f"error: {tests}/bad_yaml.yaml:2: invalid YAML: expected ',' or ']', but got"
         " '<stream end>'",
-        f"error: {folder}/tests/not_json.yaml: payload: body is not valid JSON: invalid literal,"
-        " expected 'null': line 1 column 1 (char 0)",
-        f"error: {folder}/tests/two_bodies.yaml:2: payload: give exactly one of"
+        f"error: {tests}/gone.yaml:3: payload.file: cannot read {tests}/nowhere.json:"
+        " No such file or directory",
+        f"error: {tests}/not_json.yaml: payload: body is not valid JSON: invalid"
+        " literal, expected 'null': line 1 column 1 (char 0)",
+        f"error: {tests}/two_bodies.yaml:2: payload: give exactly one of"
         " file, json or text (given: ['file', 'text'])",
-        f"error: {folder}/tests/unknown_source.yaml:1: source: unknown source 'shop' (stripe)",
+        f"error: {tests}/typo.yaml:4: expects: unknown key (allowed: description,"
+        " expect, headers, mappings, payload, source)",
+        f"error: {tests}/unknown_source.yaml:1: source: unknown source 'shop' (stripe)",
     ]
 
 
