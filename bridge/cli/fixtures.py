@@ -43,13 +43,20 @@ class Configs:
     """The mapping configurations the fixtures of one directory name, each loaded once."""
 
     directory: Path
-    loaded: dict[tuple[str, ...] | None, Config] = field(default_factory=dict)
+    loaded: dict[tuple[str, ...] | None, Config | MappingError] = field(default_factory=dict)
+    """Each configuration, or why it cannot load (said for every fixture that names it)."""
 
     def get(self, files: list[str] | None) -> Config:
         key = None if files is None else tuple(files)
         if key not in self.loaded:
-            self.loaded[key] = self._load(files)
-        return self.loaded[key]
+            try:
+                self.loaded[key] = self._load(files)
+            except MappingError as exc:
+                self.loaded[key] = exc
+        found = self.loaded[key]
+        if isinstance(found, MappingError):
+            raise found
+        return found
 
     def _load(self, files: list[str] | None) -> Config:
         if files is None:
@@ -58,9 +65,6 @@ class Configs:
             named: dict[str, str] = {}
             for number, name in enumerate(files):
                 path = (self.directory / name).absolute()
-                if not path.is_file():
-                    missing = MappingIssue(str(path), None, "", "mapping file not found")
-                    raise MappingError([missing])
                 link = Path(folder) / f"{number:03d}-{path.name}"
                 link.symlink_to(path)
                 named[str(link)] = str(self.directory / name)
@@ -76,7 +80,8 @@ def _renamed(issue: MappingIssue, named: dict[str, str]) -> MappingIssue:
 
 
 class FixtureFailed(Exception):
-    """A fixture that cannot be run: the message is the `error:` line to print."""
+    """A fixture that cannot be run: the message is the `error:` line(s) to print, one per
+    problem."""
 
 
 def _test(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,15 +122,25 @@ def _run(path: Path, configs: Configs, *, update: bool) -> tuple[list[str], str 
     fixture's new text when they differ."""
     try:
         fixture, document = load_fixture(path, str(path))
+        _check_files(fixture, configs.directory, path, document)
         config = configs.get(fixture.mappings)
     except MappingError as exc:
-        raise FixtureFailed("\n       ".join(str(issue) for issue in exc.issues)) from None
+        raise FixtureFailed("\nerror: ".join(str(issue) for issue in exc.issues)) from None
     report = _report(config, fixture, path, document)
     expected, actual = expected_document(fixture), actual_document(report, fixture)
     lines = diff(expected, actual)
     if update and lines:
         return [], rewritten(path.read_text(), document, actual)
     return lines, None
+
+
+def _check_files(fixture: Fixture, directory: Path, path: Path, document: YamlDocument) -> None:
+    """Refuse a fixture that names a mapping file that is not there, at the line naming it."""
+    for index, name in enumerate(fixture.mappings or ()):
+        if not (directory / name).is_file():
+            line = document.line_of(("mappings", index))
+            missing = f"no mapping file {directory / name}"
+            raise FixtureFailed(f"{path}:{line}: mappings[{index}]: {missing}")
 
 
 def _report(

@@ -167,21 +167,26 @@ def test_each_bad_fixture_file_gets_one_error_line_with_its_file_and_line(
         unknown_source="source: shop\npayload: {text: '{}'}\n",
         bad_yaml="source: [stripe\n",
         not_json="source: stripe\npayload: {text: 'not json'}\n",
+        no_mapping="source: stripe\nmappings: [stripe.yaml, gone.yaml]\npayload: {text: '{}'}\n",
     )
     tests = folder / "tests"
     assert status == 1
     assert [line for line in out.splitlines() if not line.startswith("error:")] == [
         *(
             f"FAIL {tests}/{name}.yaml"
-            for name in ("bad_yaml", "gone", "not_json", "two_bodies", "typo", "unknown_source")
+            for name in (
+                *("bad_yaml", "gone", "no_mapping", "not_json"),
+                *("two_bodies", "typo", "unknown_source"),
+            )
         ),
-        "6 fixtures: 0 passed, 6 failed",
+        "7 fixtures: 0 passed, 7 failed",
     ]
     assert [line for line in out.splitlines() if line.startswith("error:")] == [
         f"error: {tests}/bad_yaml.yaml:2: invalid YAML: expected ',' or ']', but got"
         " '<stream end>'",
         f"error: {tests}/gone.yaml:3: payload.file: cannot read {tests}/nowhere.json:"
         " No such file or directory",
+        f"error: {tests}/no_mapping.yaml:2: mappings[1]: no mapping file {folder}/gone.yaml",
         f"error: {tests}/not_json.yaml: payload: body is not valid JSON: invalid"
         " literal, expected 'null': line 1 column 1 (char 0)",
         f"error: {tests}/two_bodies.yaml:2: payload: give exactly one of"
