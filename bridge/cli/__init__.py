@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bridge import __version__
-from bridge.cli import deliveries, events, identities, mappings, send, server
+from bridge.cli import deliveries, events, fixtures, identities, mappings, send, server
 from bridge.runtime.settings import Settings
 
 
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bridge {__version__}")
     commands = parser.add_subparsers(title="commands")
-    for module in (server, mappings, events, deliveries, identities, send):
+    for module in (server, mappings, events, deliveries, identities, send, fixtures):
         module.add_commands(commands)
     return parser
 

@@ -124,7 +124,7 @@ def _try(args: argparse.Namespace, settings: Settings) -> int:
     except (UnreadableInput, SourceError) as exc:
         return fail(str(exc))
     lookups = asyncio.run(look_up_all(settings, config, events, int(time.time() * 1000)))
-    report = [_trial(config, event, lookup) for event, lookup in zip(events, lookups, strict=True)]
+    report = [trial(config, event, lookup) for event, lookup in zip(events, lookups, strict=True)]
     if args.json:
         print_json(report)
     else:
@@ -133,7 +133,7 @@ def _try(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _trial(config: Config, event: Event, lookups: Lookups) -> dict[str, Any]:
+def trial(config: Config, event: Event, lookups: Lookups) -> dict[str, Any]:
     """What the rules make of `event`, those with `identity:` with what `lookups` found."""
     results = config.rules.evaluate(event, known_by_rule(lookups) if lookups else None)
     rules = []

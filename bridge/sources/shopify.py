@@ -77,17 +77,26 @@ class ShopifySource(BodyHmacSource):
     def verify(self, request: InboundRequest) -> list[Event]:
         headers = {name.lower(): value for name, value in request.headers.items()}
         self.check_signature(headers, request.body)
+        return self._received(headers, request.body)
+
+    def parse_received(self, body: bytes, headers: Mapping[str, str]) -> list[Event]:
+        lowered = {name.lower(): value for name, value in headers.items()}
+        if first_header(lowered, TOPIC_HEADERS) is None:
+            return self.parse(body)
+        return self._received(lowered, body)
+
+    def _received(self, headers: dict[str, str], body: bytes) -> list[Event]:
         topic = first_header(headers, TOPIC_HEADERS)
         if topic is None:
             raise MalformedPayload("missing X-Shopify-Topic header")
-        payload = signing.json_object(request.body, "Shopify")
+        payload = signing.json_object(body, "Shopify")
         delivery = (
             first_header(headers, EVENT_ID_HEADERS)
             or first_header(headers, WEBHOOK_ID_HEADERS)
-            or signing.body_digest(request.body)
+            or signing.body_digest(body)
         )
         triggered_at = first_header(headers, TRIGGERED_AT_HEADERS)
-        return [self._event(f"{topic}:{delivery}", topic, payload, request.body, triggered_at)]
+        return [self._event(f"{topic}:{delivery}", topic, payload, body, triggered_at)]
 
     def announced(self, body: bytes) -> dict[str, str]:
         """`try_topic` as the topic and a fresh event id, as a new delivery would carry."""

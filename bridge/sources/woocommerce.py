@@ -24,6 +24,7 @@ purged.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
@@ -92,8 +93,14 @@ class WooCommerceSource(BodyHmacSource):
         topic = headers.get(TOPIC_HEADER) or _topic_from(headers)
         if not topic:
             raise MalformedPayload("missing X-WC-Webhook-Topic header")
-        payload = signing.json_object(request.body, "WooCommerce")
-        return [self._event(topic, payload, request.body)]
+        return [self._event(topic, signing.json_object(request.body, "WooCommerce"), request.body)]
+
+    def parse_received(self, body: bytes, headers: Mapping[str, str]) -> list[Event]:
+        lowered = {name.lower(): value.strip() for name, value in headers.items()}
+        topic = lowered.get(TOPIC_HEADER) or _topic_from(lowered)
+        if not topic:
+            return self.parse(body)
+        return [self._event(topic, signing.json_object(body, "WooCommerce"), body)]
 
     def parse(self, body: bytes) -> list[Event]:
         document = signing.json_object(body, "WooCommerce")

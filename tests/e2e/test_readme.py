@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 
 import httpx
 import pytest
@@ -39,19 +40,21 @@ def test_the_signed_event_snippet_is_accepted_and_delivered(
             "-euo",
             "pipefail",
             "-c",
-            snippet.replace("localhost:8080", f"127.0.0.1:{bridge_process.port}"),
+            snippet.replace(".venv/bin/bridge", f"{sys.executable} -m bridge"),
         ],
         cwd=REPO,
+        env=bridge_process.env,
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert (
-        result.stdout
-        == '{"status":"accepted","event_id":"evt_1SAbCdEfGhIjKlMn0001","deliveries":1}'
-    )
+    assert result.stdout.splitlines() == [
+        f"POST http://127.0.0.1:{bridge_process.port}/webhooks/stripe",
+        "200 OK",
+        '{"status":"accepted","event_id":"evt_1SAbCdEfGhIjKlMn0001","deliveries":1}',
+    ]
     [received] = vendor.wait_for(1, acknowledged=True)
     assert received.json()["events"][0]["revenue"] == 2499
 
