@@ -53,14 +53,13 @@ class WaitingEvents:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._config = config
         self._identities = identities
-        self._ingestor = Ingestor(config, store, identities=identities, clock=clock)
         self._interval = interval_seconds
         self._on_new_deliveries = on_new_deliveries
         self._metrics = metrics
         self._clock = clock
         self._woken = asyncio.Event()
+        self.use(config)
 
     def use(self, config: Config) -> None:
         """Plan with these mapping files from the next pass on (they were reloaded)."""

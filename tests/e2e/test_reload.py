@@ -9,28 +9,16 @@ import httpx
 import pytest
 
 from tests.support import stripe as s
-from tests.support.mappings import PAGENT, SOURCE, write_mappings
+from tests.support.mappings import GOAL_RULE, PAGENT, SOURCE, write_mappings
 from tests.support.process import BridgeProcess
 from tests.support.vendor import LoopbackVendor
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-RULE = """
-rules:
-  - name: paid
-    source: stripe
-    events: [checkout.session.completed]
-    destination: pagent
-    conversion:
-      session_id: data.object.client_reference_id
-      user_id: {const: u-1}
-      goal_id: {const: %s}
-"""
-
 
 def serve(tmp_path: Path, vendor: LoopbackVendor, reload_seconds: str) -> BridgeProcess:
-    mappings = write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, rules=RULE % "goal-old")
+    mappings = write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, rules=GOAL_RULE % "goal-old")
     env = {
         "BRIDGE_MAPPINGS_DIR": str(mappings),
         "PAGENT_BASE_URL": vendor.url,
@@ -65,14 +53,15 @@ def test_an_edit_is_picked_up_and_a_bad_one_keeps_the_running_rules(
         assert checkout(bridge, "s-1") == "accepted"
         before = readiness(bridge)["version"]
         rules = tmp_path / "mappings" / "rules.yaml"
-        rules.write_text(RULE % "goal-new")
+        rules.write_text(GOAL_RULE % "goal-new")
         wait_until(lambda: readiness(bridge)["version"] != before, 10)
         assert "mapping files reloaded" in bridge.logs()
         assert checkout(bridge, "s-new") == "accepted"
         wait_until(lambda: goals(vendor).get("s-new") == "goal-new", 10)
         assert goals(vendor)["s-1"] == "goal-old"
 
-        rules.write_text((RULE % "goal-bad").replace("destination: pagent", "destination: pagnet"))
+        bad = (GOAL_RULE % "goal-bad").replace("destination: pagent", "destination: pagnet")
+        rules.write_text(bad)
         wait_until(lambda: readiness(bridge)["reload_problem"] is not None, 10)
         problem = str(readiness(bridge)["reload_problem"])
         assert "unknown destination 'pagnet'" in problem
@@ -90,7 +79,7 @@ def test_sighup_reloads_at_once(tmp_path: Path, vendor: LoopbackVendor) -> None:
     bridge = serve(tmp_path, vendor, "0").start()
     try:
         before = readiness(bridge)["version"]
-        (tmp_path / "mappings" / "rules.yaml").write_text(RULE % "goal-hup")
+        (tmp_path / "mappings" / "rules.yaml").write_text(GOAL_RULE % "goal-hup")
         bridge.hang_up()
         wait_until(lambda: readiness(bridge)["version"] != before, 10)
         assert checkout(bridge, "s-hup") == "accepted"

@@ -15,26 +15,14 @@ from bridge.runtime.reload import MappingWatcher, fingerprint
 from bridge.runtime.service import Bridge
 from bridge.runtime.settings import Settings
 from tests.support import stripe as s
-from tests.support.mappings import ENVIRON, PAGENT, SOURCE, write_mappings
-
-RULE = """
-rules:
-  - name: paid
-    source: stripe
-    events: [checkout.session.completed]
-    destination: pagent
-    conversion:
-      session_id: data.object.client_reference_id
-      user_id: {const: u-1}
-      goal_id: {const: %s}
-"""
+from tests.support.mappings import ENVIRON, GOAL_RULE, PAGENT, SOURCE, write_mappings
 
 
 @pytest.fixture
 async def bridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bridge]:
     for name, value in ENVIRON.items():
         monkeypatch.setenv(name, value)
-    folder = write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, rules=RULE % "goal-old")
+    folder = write_mappings(tmp_path, source=SOURCE, pagent=PAGENT, rules=GOAL_RULE % "goal-old")
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'b.db'}",
         mappings_dir=folder,
@@ -62,7 +50,7 @@ async def test_a_good_edit_is_swapped_in_and_events_say_which_files_judged_them(
 ) -> None:
     before = bridge.config.version
     assert await goal_of_a_checkout(bridge) == ("accepted", {"goal": "goal-old", "mapping": before})
-    (bridge.settings.mappings_dir / "rules.yaml").write_text(RULE % "goal-new")
+    (bridge.settings.mappings_dir / "rules.yaml").write_text(GOAL_RULE % "goal-new")
     assert await bridge.reload("test") is True
     after = bridge.config.version
     assert after != before
@@ -74,7 +62,7 @@ async def test_a_bad_edit_is_refused_and_the_running_files_keep_working(
     bridge: Bridge, caplog: pytest.LogCaptureFixture
 ) -> None:
     rules = bridge.settings.mappings_dir / "rules.yaml"
-    rules.write_text((RULE % "goal-new").replace("destination: pagent", "destination: pagnet"))
+    rules.write_text((GOAL_RULE % "goal-new").replace("destination: pagent", "destination: pagnet"))
     assert await bridge.reload("test") is False
     assert bridge.reload_problem is not None
     assert f"{rules}:" in bridge.reload_problem
@@ -87,7 +75,7 @@ async def test_a_bad_edit_is_refused_and_the_running_files_keep_working(
     assert ready  # the running files still work
     assert detail["mappings"]["reload_problem"] == bridge.reload_problem
 
-    rules.write_text(RULE % "goal-fixed")
+    rules.write_text(GOAL_RULE % "goal-fixed")
     assert await bridge.reload("test") is True
     assert refused(bridge) is None
     assert (await goal_of_a_checkout(bridge))[1]["goal"] == "goal-fixed"
@@ -99,13 +87,13 @@ def refused(bridge: Bridge) -> str | None:
 
 
 def test_the_fingerprint_follows_contents_not_times(tmp_path: Path) -> None:
-    folder = write_mappings(tmp_path, rules=RULE % "a")
+    folder = write_mappings(tmp_path, rules=GOAL_RULE % "a")
     first = fingerprint(folder)
-    (folder / "rules.yaml").write_text(RULE % "a")  # same bytes, a new time
+    (folder / "rules.yaml").write_text(GOAL_RULE % "a")  # same bytes, a new time
     assert fingerprint(folder) == first
     (folder / "notes.txt").write_text("not a mapping file")
     assert fingerprint(folder) == first
-    (folder / "rules.yaml").write_text(RULE % "b")
+    (folder / "rules.yaml").write_text(GOAL_RULE % "b")
     assert fingerprint(folder) != first
     assert fingerprint(tmp_path / "missing") == ""
 
@@ -114,7 +102,7 @@ async def test_the_watcher_reloads_once_the_files_settle(bridge: Bridge) -> None
     task = asyncio.create_task(MappingWatcher(bridge, 0.05).run())
     try:
         await asyncio.sleep(0.1)
-        (bridge.settings.mappings_dir / "rules.yaml").write_text(RULE % "goal-watched")
+        (bridge.settings.mappings_dir / "rules.yaml").write_text(GOAL_RULE % "goal-watched")
         for _ in range(100):
             if bridge.config.rules.rules[0].entries["goal_id"].search({}) == "goal-watched":
                 break

@@ -25,6 +25,19 @@ sources:
     secret: ${STRIPE_WEBHOOK_SECRET}
 """
 
+GOAL_RULE = """
+rules:
+  - name: paid
+    source: stripe
+    events: [checkout.session.completed]
+    destination: pagent
+    conversion:
+      session_id: data.object.client_reference_id
+      user_id: {const: u-1}
+      goal_id: {const: %s}
+"""
+"""A checkout rule whose goal is the constant filled in: an edit of it shows in what pagent gets."""
+
 PAGENT = """
 destinations:
   pagent:
